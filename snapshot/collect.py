@@ -1,0 +1,309 @@
+"""Walk from the model class to every first-party definition it reaches.
+
+This stage alone decides what goes into the snapshot. It follows module-level
+names through imports, re-exports and module attributes (``m.X``) into other
+first-party modules, keeps third-party and stdlib names as imports, and orders
+the reached statements so each one runs after what it needs at import time.
+Problems are gathered, never raised mid-walk, and reported together.
+"""
+
+from __future__ import annotations
+
+import builtins
+import heapq
+from dataclasses import dataclass
+
+from snapshot.config import SnapshotConfig
+from snapshot.errors import UnsupportedSourceError
+from snapshot.model import (
+    ImportItem,
+    ModelTarget,
+    NameUse,
+    Problem,
+    Reason,
+    Statement,
+    StatementKind,
+    SymbolRef,
+)
+from snapshot.modules import Origin, classify, find_module
+from snapshot.parse import ModuleIndex, read_module
+from snapshot.resolve import StatementAnalysis, analyse_statement
+
+#: Builtins whose use means code the analyzer cannot follow.
+_DYNAMIC_BUILTINS = {
+    "globals": Reason.GLOBALS_ACCESS,
+    "exec": Reason.EXEC,
+    "eval": Reason.EXEC,
+    "__import__": Reason.DYNAMIC_IMPORT,
+}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What one read of a module-level name denotes in the snapshot."""
+
+    #: A first-party definition, extracted into the snapshot.
+    symbol: SymbolRef | None = None
+    #: A third-party or stdlib name, kept as an import.
+    import_item: ImportItem | None = None
+    #: How many attributes of the read (``m.X`` → 1) the target replaces.
+    consumed_attributes: int = 0
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.symbol is None and self.import_item is None
+
+
+@dataclass(frozen=True)
+class ExtractedStatement:
+    """A reached statement and what each of its module-level reads denotes."""
+
+    analysis: StatementAnalysis
+    #: Aligned with ``analysis.read_nodes``.
+    resolutions: tuple[Resolved, ...]
+
+    @property
+    def statement(self) -> Statement:
+        return self.analysis.statement
+
+
+@dataclass(frozen=True)
+class DependencyClosure:
+    """Everything the model class reaches, in an order that imports cleanly."""
+
+    target: ModelTarget
+    #: The target class as a symbol (its name is kept in the snapshot).
+    root: SymbolRef
+    statements: tuple[ExtractedStatement, ...]
+    #: First-party modules that contributed statements, sorted by name.
+    modules: tuple[ModuleIndex, ...]
+    #: True when any contributing module uses ``from __future__ import annotations``.
+    future_annotations: bool
+
+
+def collect(target: ModelTarget, *, config: SnapshotConfig) -> DependencyClosure:
+    """Gather the dependency closure of ``target``; raises UnsupportedSourceError."""
+    walker = _ClosureWalker(config)
+    root = SymbolRef(target.module.name, target.class_name)
+    walker.index_for(target.module.name, source=target.module)
+    walker.require(root)
+    walker.run()
+    if walker.problems:
+        raise UnsupportedSourceError(walker.problems)
+    ordered = _import_order(walker.extracted, walker.import_time_edges())
+    modules = sorted({s.statement.module for s in ordered})
+    indexes = tuple(walker.indexes[name] for name in modules)
+    return DependencyClosure(
+        target=target,
+        root=root,
+        statements=tuple(ordered),
+        modules=indexes,
+        future_annotations=any(index.future_annotations for index in indexes),
+    )
+
+
+class _ClosureWalker:
+    """Breadth-first walk over symbols; fills ``extracted`` and ``problems``."""
+
+    def __init__(self, config: SnapshotConfig) -> None:
+        self.config = config
+        #: Indexed first-party modules, by name.
+        self.indexes: dict[str, ModuleIndex] = {}
+        #: Reached statements by (module, index), in discovery order.
+        self.extracted: dict[tuple[str, int], ExtractedStatement] = {}
+        #: Every problem met on the way.
+        self.problems: list[Problem] = []
+        self._pending: list[SymbolRef] = []
+        self._required: set[SymbolRef] = set()
+        #: Statements binding or changing each reached symbol.
+        self._statements_of: dict[SymbolRef, tuple[int, ...]] = {}
+
+    def index_for(self, module: str, *, source: object = None) -> ModuleIndex | None:
+        if module not in self.indexes:
+            found = source if source is not None else find_module(module)
+            if found is None:
+                return None
+            self.indexes[module] = read_module(found)  # type: ignore[arg-type]
+        return self.indexes[module]
+
+    def require(self, symbol: SymbolRef) -> None:
+        if symbol not in self._required:
+            self._required.add(symbol)
+            self._pending.append(symbol)
+
+    def run(self) -> None:
+        while self._pending:
+            symbol = self._pending.pop(0)
+            index = self.indexes[symbol.module]
+            binding_statements = [b.statement for b in index.bindings.get(symbol.name, ())]
+            changing = list(index.mutations.get(symbol.name, ()))
+            statements = sorted(set(binding_statements + changing))
+            self._statements_of[symbol] = tuple(
+                p for p in statements if index.statements[p].kind is not StatementKind.IMPORT
+            )
+            for position in statements:
+                statement = index.statements[position]
+                # Imports are followed, never copied; the rewrite emits its own.
+                if statement.kind is not StatementKind.IMPORT:
+                    self._extract(index, statement)
+
+    def _extract(self, index: ModuleIndex, statement: Statement) -> None:
+        key = (statement.module, statement.index)
+        if key in self.extracted:
+            return
+        path = str(index.source.path)
+        analysis = analyse_statement(statement, index.statement_text(statement), path=path)
+        resolutions = tuple(self._resolve_use(index, use) for _, use in analysis.read_nodes)
+        self.extracted[key] = ExtractedStatement(analysis, resolutions)
+        for resolved in resolutions:
+            if resolved.symbol is not None:
+                self.require(resolved.symbol)
+
+    # Name resolution -----------------------------------------------------------------
+
+    def _resolve_use(self, index: ModuleIndex, use: NameUse) -> Resolved:
+        resolved = self._resolve_name(index, use.name, use.attributes, use)
+        if resolved.is_builtin and use.name in _DYNAMIC_BUILTINS:
+            self._problem(index, use, _DYNAMIC_BUILTINS[use.name], f"{use.name}(...)")
+        item = resolved.import_item
+        if item is not None and _is_import_module_call(item, use, resolved):
+            self._problem(index, use, Reason.DYNAMIC_IMPORT, "importlib.import_module(...)")
+        return resolved
+
+    def _resolve_name(
+        self, index: ModuleIndex, name: str, attributes: tuple[str, ...], use: NameUse
+    ) -> Resolved:
+        bindings = index.bindings.get(name, ())
+        if not bindings:
+            if name in vars(builtins) or name in ("__name__", "__doc__", "__file__"):
+                return Resolved()
+            if index.star_imports:
+                first_party = [s for s in index.star_imports if self._is_first_party(s.module)]
+                if first_party:
+                    star = first_party[0]
+                    detail = f"{name} may come from 'from {star.module} import *'"
+                    self._problem(index, use, Reason.STAR_IMPORT, detail)
+                    return Resolved()
+            self._problem(index, use, Reason.UNBOUND_NAME, f"{name} in {index.source.name}")
+            return Resolved()
+        last = bindings[-1]
+        statement = index.statements[last.statement]
+        if last.import_item is not None and statement.kind is StatementKind.IMPORT:
+            return self._follow_import(index, last.import_item, attributes, use)
+        for binding in bindings:
+            item = binding.import_item
+            if item is not None and self._is_first_party(item.module):
+                detail = f"{item.source_statement} binds {name} in {index.source.name}"
+                self._problem(index, use, Reason.NESTED_FIRST_PARTY_IMPORT, detail)
+        return Resolved(symbol=SymbolRef(index.source.name, name))
+
+    def _follow_import(
+        self, index: ModuleIndex, item: ImportItem, attributes: tuple[str, ...], use: NameUse
+    ) -> Resolved:
+        if not self._is_first_party(item.module):
+            return Resolved(import_item=item)
+        if item.obj is None:
+            module = item.module if item.alias is not None else item.module.partition(".")[0]
+            return self._resolve_module_attribute(index, module, attributes, use)
+        imported = self.index_for(item.module)
+        if imported is None:
+            self._problem(index, use, Reason.MISSING_MODULE, f"{item.module} (for {use.name})")
+            return Resolved()
+        if item.obj in imported.bindings:
+            return self._resolve_name(imported, item.obj, attributes, use)
+        submodule = f"{item.module}.{item.obj}"
+        if find_module(submodule) is not None:
+            return self._resolve_module_attribute(index, submodule, attributes, use)
+        if imported.star_imports:
+            return self._resolve_name(imported, item.obj, attributes, use)
+        self._problem(index, use, Reason.MISSING_NAME, f"{item.obj} from {item.module}")
+        return Resolved()
+
+    def _resolve_module_attribute(
+        self, index: ModuleIndex, module: str, attributes: tuple[str, ...], use: NameUse
+    ) -> Resolved:
+        """Resolve ``module.<attributes>`` where ``module`` is first-party."""
+        if not attributes:
+            self._problem(index, use, Reason.MODULE_AS_VALUE, f"{use.name} is module {module}")
+            return Resolved()
+        if not self._is_first_party(module):
+            return Resolved(import_item=ImportItem(module), consumed_attributes=0)
+        target = self.index_for(module)
+        if target is None:
+            self._problem(index, use, Reason.MISSING_MODULE, module)
+            return Resolved()
+        first, rest = attributes[0], attributes[1:]
+        if first in target.bindings:
+            inner = self._resolve_name(target, first, rest, use)
+        elif find_module(f"{module}.{first}") is not None:
+            inner = self._resolve_module_attribute(index, f"{module}.{first}", rest, use)
+        else:
+            self._problem(index, use, Reason.MISSING_NAME, f"{first} from {module}")
+            return Resolved()
+        if inner.is_builtin:
+            return inner
+        return Resolved(inner.symbol, inner.import_item, inner.consumed_attributes + 1)
+
+    def _is_first_party(self, module: str) -> bool:
+        return classify(module, config=self.config) is Origin.FIRST_PARTY
+
+    def _problem(self, index: ModuleIndex, use: NameUse, reason: Reason, detail: str) -> None:
+        self.problems.append(Problem(str(index.source.path), use.line, reason, detail))
+
+    # Ordering ------------------------------------------------------------------------
+
+    def import_time_edges(self) -> dict[tuple[str, int], set[tuple[str, int]]]:
+        """For each statement, the statements that must run before it."""
+        edges: dict[tuple[str, int], set[tuple[str, int]]] = {k: set() for k in self.extracted}
+        for key, extracted in self.extracted.items():
+            pairs = zip(extracted.analysis.read_nodes, extracted.resolutions)
+            for (_, use), resolved in pairs:
+                if resolved.symbol is None or not use.at_import_time:
+                    continue
+                for position in self._statements_of.get(resolved.symbol, ()):
+                    other = (resolved.symbol.module, position)
+                    # A statement that rebinds or changes a name it reads runs
+                    # after the earlier bindings only.
+                    if other != key and not (other[0] == key[0] and other[1] > key[1]):
+                        edges[key].add(other)
+        # Statements of one module that touch the same name keep their order.
+        for symbol, positions in self._statements_of.items():
+            for earlier, later in zip(positions, positions[1:]):
+                edges[(symbol.module, later)].add((symbol.module, earlier))
+        return edges
+
+
+def _is_import_module_call(item: ImportItem, use: NameUse, resolved: Resolved) -> bool:
+    dotted = [item.module, *([item.obj] if item.obj else []), *use.attributes]
+    return ".".join(dotted).startswith("importlib.import_module")
+
+
+def _import_order(
+    extracted: dict[tuple[str, int], ExtractedStatement],
+    edges: dict[tuple[str, int], set[tuple[str, int]]],
+) -> list[ExtractedStatement]:
+    """Topological order; ties go to module name, then source position."""
+    waiting = {key: set(before) for key, before in edges.items()}
+    dependents: dict[tuple[str, int], list[tuple[str, int]]] = {key: [] for key in extracted}
+    for key, before in waiting.items():
+        for other in before:
+            dependents[other].append(key)
+    ready = [key for key, before in waiting.items() if not before]
+    heapq.heapify(ready)
+    done: set[tuple[str, int]] = set()
+    ordered: list[ExtractedStatement] = []
+    while len(ordered) < len(extracted):
+        if not ready:
+            # An import-time cycle cannot run in Python either; fall back to
+            # source order for what remains so the result stays deterministic.
+            ready = [min(key for key in extracted if key not in done)]
+        key = heapq.heappop(ready)
+        if key in done:
+            continue
+        done.add(key)
+        ordered.append(extracted[key])
+        for dependent in dependents[key]:
+            waiting[dependent].discard(key)
+            if not waiting[dependent] and dependent not in done:
+                heapq.heappush(ready, dependent)
+    return ordered

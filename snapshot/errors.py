@@ -1,0 +1,72 @@
+"""Exceptions raised by keras-snapshot; every message says what to fix.
+
+All errors derive from :class:`SnapshotError`, carry a one-line ``str()`` (or one
+line per problem for :class:`UnsupportedSourceError`) and can be pickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from snapshot.model import Problem, Reason
+
+
+class SnapshotError(Exception):
+    """Base class of every error keras-snapshot raises for bad input."""
+
+    #: Process exit status the CLI uses for this error.
+    exit_code: int = 1
+
+
+class TargetNotFoundError(SnapshotError):
+    """The model module, file or class named by a target cannot be found."""
+
+
+class NotAModelError(SnapshotError):
+    """The target is not a subclass of ``keras.Model``."""
+
+
+class SourceNotFoundError(SnapshotError):
+    """A class has no source file the analyzer can read (REPL, ``exec``)."""
+
+
+class SourceSyntaxError(SnapshotError):
+    """A first-party source file does not parse."""
+
+    def __init__(self, path: str, line: int, message: str) -> None:
+        super().__init__(path, line, message)
+        self.path = path
+        self.line = line
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: syntax error: {self.message}"
+
+
+class UnsupportedSourceError(SnapshotError):
+    """Code the model reaches cannot be extracted statically; lists every problem."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(sorted(set(problems)))
+        super().__init__(self.problems)
+
+    def __str__(self) -> str:
+        lines = ["cannot extract the model's code:"]
+        for reason in Reason:
+            matching = [p for p in self.problems if p.reason is reason]
+            if matching:
+                lines.append(f"* {reason.value}")
+                lines.extend(f"    {problem}" for problem in matching)
+        return "\n".join(lines)
+
+
+class ModelStateError(SnapshotError):
+    """The model's constructor arguments or inputs cannot be recorded or replayed."""
+
+
+class WeightsError(SnapshotError):
+    """A weights file is missing, unreadable or does not fit the model."""
+
+
+class ArchiveError(SnapshotError):
+    """An archive cannot be written or read."""

@@ -1,0 +1,54 @@
+"""Load a snapshot: import its generated module and rebuild the model with its weights."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+import keras
+
+from snapshot.archive import read_archive
+from snapshot.errors import ArchiveError, WeightsError
+
+
+def load_archive(path: Path) -> keras.Model:
+    """Rebuild the model stored at ``path`` (zip or folder) with its weights."""
+    opened = read_archive(path)
+    manifest = opened.manifest
+    # One module per distinct generated source: loading twice reuses it.
+    module_name = f"snapshot_{manifest.members[manifest.module][:16]}"
+    with tempfile.TemporaryDirectory(prefix="snapshot-load-") as folder:
+        module_path = Path(folder) / manifest.module
+        module_path.write_text(opened.module_text, encoding="utf-8")
+        weights_path = Path(folder) / manifest.weights
+        weights_path.write_bytes(opened.weights)
+        module = import_generated_module(module_path, module_name, where=str(path))
+        try:
+            return module.load_model(weights_path)
+        except ValueError as error:
+            raise WeightsError(f"{path}: the weights do not fit the model: {error}") from None
+
+
+def import_generated_module(path: Path, name: str, *, where: str) -> ModuleType:
+    """Execute the generated module at ``path`` as ``name`` (once per process)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # Registered before running so dataclasses and pickling can find the module.
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except ModuleNotFoundError as error:
+        del sys.modules[name]
+        raise ArchiveError(
+            f"{where}: the snapshot needs the package {error.name!r}, which is not installed"
+        ) from None
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module

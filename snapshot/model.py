@@ -1,0 +1,174 @@
+"""Frozen value objects handed from one pipeline stage to the next."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ModuleSource:
+    """A Python module found on disk, not imported."""
+
+    #: Dotted module name, e.g. ``mypkg.layers``.
+    name: str
+    #: The ``.py`` file (``__init__.py`` for a package).
+    path: Path
+    #: True when ``path`` is a package's ``__init__.py``.
+    is_package: bool
+
+    @property
+    def package(self) -> str:
+        """The package that relative imports in this module start from."""
+        return self.name if self.is_package else self.name.rpartition(".")[0]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.path})"
+
+
+@dataclass(frozen=True)
+class ModelTarget:
+    """The model class to snapshot: where it is defined."""
+
+    module: ModuleSource
+    class_name: str
+
+    def __str__(self) -> str:
+        return f"{self.module.name}:{self.class_name}"
+
+
+@dataclass(frozen=True, order=True)
+class SymbolRef:
+    """A module-level name in a first-party module."""
+
+    module: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+@dataclass(frozen=True, order=True)
+class ImportItem:
+    """One name bound by an import statement, normalised to an absolute module.
+
+    ``ImportItem("numpy", alias="np")`` is ``import numpy as np``;
+    ``ImportItem("keras", "layers", "L")`` is ``from keras import layers as L``.
+    """
+
+    #: Absolute module name (no leading dots).
+    module: str
+    #: The imported attribute for ``from module import obj``; None for ``import module``.
+    obj: str | None = None
+    #: The ``as`` name, None when absent or equal to the bound name.
+    alias: str | None = None
+
+    def __post_init__(self) -> None:
+        default = self.obj if self.obj is not None else self.module
+        if self.alias == default:
+            object.__setattr__(self, "alias", None)
+
+    @property
+    def bound_name(self) -> str:
+        """The name this import binds in the importing module."""
+        if self.alias is not None:
+            return self.alias
+        if self.obj is not None:
+            return self.obj
+        return self.module.partition(".")[0]
+
+    @property
+    def source_statement(self) -> str:
+        """The import statement that binds exactly this name."""
+        suffix = f" as {self.alias}" if self.alias is not None else ""
+        if self.obj is None:
+            return f"import {self.module}{suffix}"
+        return f"from {self.module} import {self.obj}{suffix}"
+
+    def with_alias(self, alias: str) -> ImportItem:
+        """The same import bound under another name."""
+        return ImportItem(self.module, self.obj, alias)
+
+    def __str__(self) -> str:
+        return self.source_statement
+
+
+class StatementKind(enum.Enum):
+    """What a top-level statement does."""
+
+    CLASS = "class"
+    FUNCTION = "function"
+    ASSIGNMENT = "assignment"
+    IMPORT = "import"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One top-level statement of a module, with the names it binds."""
+
+    module: str
+    #: Position among the module's top-level statements; orders emission.
+    index: int
+    #: 1-based line range, decorators and comments directly above included.
+    first_line: int
+    last_line: int
+    kind: StatementKind
+    #: Module-level names bound by the statement.
+    bound_names: tuple[str, ...]
+    #: Module-level names the statement changes without binding
+    #: (``REGISTRY["x"] = X``, ``REGISTRY.update(...)``).
+    mutated_names: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.module}:{self.first_line}-{self.last_line}"
+
+
+@dataclass(frozen=True)
+class NameUse:
+    """A module-level name that a statement reads."""
+
+    name: str
+    #: Attribute chain read from it, e.g. ``("Dense",)`` for ``layers.Dense``.
+    attributes: tuple[str, ...]
+    #: 1-based line in the original file.
+    line: int
+    #: True when the read runs as the module is imported (bases, decorators,
+    #: defaults, class bodies), False when only inside function bodies.
+    at_import_time: bool
+    #: True when the name is read inside a type annotation only.
+    in_annotation: bool = False
+
+
+class Reason(enum.Enum):
+    """Why the analyzer cannot extract some code; each value says how to fix it."""
+
+    UNBOUND_NAME = "Name is bound nowhere; define or import it."
+    STAR_IMPORT = "Star import from a first-party module; import the names explicitly."
+    DYNAMIC_IMPORT = (
+        "Dynamic import of code the analyzer cannot follow; use a plain import statement."
+    )
+    GLOBALS_ACCESS = "globals() lookup cannot be followed; reference the names directly."
+    EXEC = "exec/eval of code the analyzer cannot see; write the code out."
+    MODULE_AS_VALUE = (
+        "A first-party module is used as a value; import the names it needs instead."
+    )
+    MISSING_MODULE = "Imported first-party module was not found; check the import."
+    MISSING_NAME = "Imported name is not defined in its module; check the import."
+    NESTED_FIRST_PARTY_IMPORT = (
+        "First-party import inside an if/try block; move it to a plain top-level import."
+    )
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing the analyzer could not resolve, with where it is."""
+
+    path: str
+    line: int
+    reason: Reason = field(compare=False)
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}  {self.detail}"

@@ -1,0 +1,100 @@
+"""Find module files without importing them, and tell first-party code apart.
+
+A module is *first-party* when its file lies outside the standard library and
+every ``site-packages`` folder; ``SnapshotConfig.intern``/``extern`` override
+that. First-party code is extracted into the snapshot, the rest stays an import.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import importlib.machinery
+import site
+import sys
+import sysconfig
+from pathlib import Path
+
+from snapshot.config import SnapshotConfig
+from snapshot.model import ModuleSource
+
+
+class Origin(enum.Enum):
+    """Where an imported module comes from."""
+
+    FIRST_PARTY = "first-party"
+    THIRD_PARTY = "third-party"
+    STDLIB = "stdlib"
+
+
+def find_module(name: str) -> ModuleSource | None:
+    """Locate the source file of module ``name`` without executing it.
+
+    Already-imported modules are looked up in ``sys.modules`` (their ``sys.path``
+    may since have changed); the rest through ``PathFinder``, one package level
+    at a time, so no package ``__init__`` runs. Returns None for modules with no
+    ``.py`` source (extension, built-in, namespace package) or that do not exist.
+    """
+    module = sys.modules.get(name)
+    spec = getattr(module, "__spec__", None) if module is not None else None
+    if spec is None:
+        spec = _find_spec_statically(name)
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return None
+    return ModuleSource(
+        name=name,
+        path=Path(spec.origin).resolve(),
+        is_package=spec.submodule_search_locations is not None,
+    )
+
+
+def _find_spec_statically(name: str) -> importlib.machinery.ModuleSpec | None:
+    search_path: list[str] | None = None
+    spec = None
+    parts = name.split(".")
+    for depth in range(len(parts)):
+        prefix = ".".join(parts[: depth + 1])
+        loaded = sys.modules.get(prefix)
+        spec = getattr(loaded, "__spec__", None) if loaded is not None else None
+        if spec is None:
+            spec = importlib.machinery.PathFinder.find_spec(prefix, search_path)
+        if spec is None:
+            return None
+        if depth < len(parts) - 1:
+            if spec.submodule_search_locations is None:
+                return None
+            search_path = list(spec.submodule_search_locations)
+    return spec
+
+
+def classify(name: str, *, config: SnapshotConfig) -> Origin:
+    """Decide whether module ``name`` is first-party, third-party or stdlib."""
+    if config.is_interned(name):
+        return Origin.FIRST_PARTY
+    top = name.partition(".")[0]
+    if top in sys.stdlib_module_names or top == "__future__":
+        return Origin.STDLIB
+    if config.is_externed(name):
+        return Origin.THIRD_PARTY
+    source = find_module(name)
+    if source is None:
+        # No Python source: an extension module, or a module not installed here.
+        return Origin.THIRD_PARTY
+    if _is_installed_path(source.path):
+        return Origin.THIRD_PARTY
+    return Origin.FIRST_PARTY
+
+
+def _is_installed_path(path: Path) -> bool:
+    return any(path.is_relative_to(root) for root in _installed_roots())
+
+
+@functools.cache
+def _installed_roots() -> tuple[Path, ...]:
+    """Folders whose modules count as installed (stdlib and site-packages)."""
+    paths = sysconfig.get_paths()
+    candidates = [paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"]]
+    candidates += site.getsitepackages()
+    if site.ENABLE_USER_SITE and site.USER_SITE:
+        candidates.append(site.USER_SITE)
+    return tuple(sorted({Path(p).resolve() for p in candidates if p}))

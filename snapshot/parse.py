@@ -1,0 +1,295 @@
+"""Read first-party source files and index their top-level statements.
+
+This is the only module that reads source files. Indexing uses the standard
+library's ``ast`` (fast); LibCST only ever parses the statements the model
+reaches (see :mod:`snapshot.resolve`).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from snapshot.errors import SourceSyntaxError
+from snapshot.model import ImportItem, ModuleSource, Statement, StatementKind
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A top-level statement binding a module-level name."""
+
+    #: Index into :attr:`ModuleIndex.statements`.
+    statement: int
+    #: Set when the name is bound by an import; None for definitions.
+    import_item: ImportItem | None = None
+
+
+@dataclass(frozen=True)
+class StarImport:
+    """A ``from module import *`` at the top level of a module."""
+
+    module: str
+    line: int
+
+
+@dataclass(frozen=True)
+class ModuleIndex:
+    """What a module binds at its top level, and where, without running it."""
+
+    source: ModuleSource
+    text: str
+    sha256: str
+    statements: tuple[Statement, ...]
+    #: Every module-level name with the statements binding it, in source order.
+    bindings: dict[str, tuple[Binding, ...]]
+    #: Every module-level name with the statements that change it in place.
+    mutations: dict[str, tuple[int, ...]]
+    star_imports: tuple[StarImport, ...]
+    #: True when the module starts with ``from __future__ import annotations``.
+    future_annotations: bool
+    _lines: list[str] = field(repr=False, compare=False, default_factory=list)
+
+    def statement_text(self, statement: Statement) -> str:
+        """The source lines of ``statement``, comments directly above included."""
+        return "".join(self._lines[statement.first_line - 1 : statement.last_line])
+
+
+def read_module(source: ModuleSource) -> ModuleIndex:
+    """Read and index ``source``; raises :class:`SourceSyntaxError` if it does not parse."""
+    raw = source.path.read_bytes()
+    text = importlib.util.decode_source(raw)
+    try:
+        tree = ast.parse(text, filename=str(source.path))
+    except SyntaxError as error:
+        raise SourceSyntaxError(str(source.path), error.lineno or 1, error.msg) from None
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    gatherer = _TopLevelGatherer(source, lines)
+    gatherer.gather(tree.body)
+    return ModuleIndex(
+        source=source,
+        text=text,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        statements=tuple(gatherer.statements),
+        bindings={name: tuple(found) for name, found in gatherer.bindings.items()},
+        mutations={name: tuple(found) for name, found in gatherer.mutations.items()},
+        star_imports=tuple(gatherer.star_imports),
+        future_annotations=gatherer.future_annotations,
+        _lines=lines,
+    )
+
+
+def absolute_module(package: str, module: str | None, level: int) -> str:
+    """The absolute name of ``from <dots><module> import ...`` inside ``package``."""
+    if level == 0:
+        return module or ""
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        raise ValueError(f"relative import beyond the top-level package {package!r}")
+    base = parts[: len(parts) - (level - 1)]
+    if module:
+        base.append(module)
+    return ".".join(base)
+
+
+class _TopLevelGatherer:
+    """Walks a module's top-level statements once.
+
+    After :meth:`gather`: ``statements`` holds one :class:`Statement` per
+    top-level statement (statements sharing a line merged), ``bindings`` and
+    ``mutations`` map module-level names to statement indexes, ``star_imports``
+    lists ``import *`` lines, ``future_annotations`` is set when present.
+    """
+
+    def __init__(self, source: ModuleSource, lines: list[str]) -> None:
+        self.source = source
+        self.lines = lines
+        self.statements: list[Statement] = []
+        self.bindings: dict[str, list[Binding]] = {}
+        self.mutations: dict[str, list[int]] = {}
+        self.star_imports: list[StarImport] = []
+        self.future_annotations = False
+
+    def gather(self, body: list[ast.stmt]) -> None:
+        groups: list[list[ast.stmt]] = []
+        for node in body:
+            # Statements sharing a line (``a = 1; b = 2``) can only be cut out together.
+            if groups and _first_line(node) <= (groups[-1][-1].end_lineno or 0):
+                groups[-1].append(node)
+            else:
+                groups.append([node])
+        for group in groups:
+            self._add_statement(group)
+
+    def _add_statement(self, nodes: list[ast.stmt]) -> None:
+        index = len(self.statements)
+        bound: list[str] = []
+        mutated: list[str] = []
+        for node in nodes:
+            if _is_main_guard(node):
+                continue
+            for name, item in self._bound_by(node):
+                bound.append(name)
+                self.bindings.setdefault(name, []).append(Binding(index, item))
+            for name in _mutated_by(node):
+                mutated.append(name)
+                self.mutations.setdefault(name, []).append(index)
+        first = self._with_comments_above(_first_line(nodes[0]))
+        self.statements.append(
+            Statement(
+                module=self.source.name,
+                index=index,
+                first_line=first,
+                last_line=nodes[-1].end_lineno or nodes[-1].lineno,
+                kind=_kind_of(nodes),
+                bound_names=tuple(dict.fromkeys(bound)),
+                mutated_names=tuple(dict.fromkeys(mutated)),
+            )
+        )
+
+    def _with_comments_above(self, line: int) -> int:
+        previous = self.statements[-1].last_line if self.statements else 0
+        while line - 1 > previous and self.lines[line - 2].lstrip().startswith("#"):
+            line -= 1
+        return line
+
+    def _bound_by(self, node: ast.stmt) -> list[tuple[str, ImportItem | None]]:
+        """Module-level names bound by ``node``, searching if/try/with bodies too."""
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            return [(node.name, None)]
+        if isinstance(node, ast.Import):
+            return [(item.bound_name, item) for item in self._import_items(node)]
+        if isinstance(node, ast.ImportFrom):
+            return [(item.bound_name, item) for item in self._import_items(node)]
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if isinstance(node, ast.AnnAssign) and node.value is None:
+                return []
+            return [(name, None) for target in targets for name in _target_names(target)]
+        if isinstance(node, (ast.For, ast.AsyncFor)):
+            names = [(name, None) for name in _target_names(node.target)]
+            return names + self._bound_in_blocks(node.body, node.orelse)
+        if isinstance(node, (ast.With, ast.AsyncWith)):
+            names = [
+                (name, None)
+                for item in node.items
+                if item.optional_vars is not None
+                for name in _target_names(item.optional_vars)
+            ]
+            return names + self._bound_in_blocks(node.body)
+        if isinstance(node, ast.If):
+            return self._bound_in_blocks(node.body, node.orelse)
+        if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+            handlers = [h.body for h in node.handlers]  # type: ignore[attr-defined]
+            blocks = [node.body, *handlers, node.orelse, node.finalbody]  # type: ignore[attr-defined]
+            names = self._bound_in_blocks(*blocks)
+            names += [(h.name, None) for h in node.handlers if h.name]  # type: ignore[attr-defined]
+            return names
+        if isinstance(node, ast.Expr):
+            return [(name, None) for name in _walrus_names(node)]
+        return []
+
+    def _bound_in_blocks(self, *blocks: list[ast.stmt]) -> list[tuple[str, ImportItem | None]]:
+        return [pair for block in blocks for node in block for pair in self._bound_by(node)]
+
+    def _import_items(self, node: ast.Import | ast.ImportFrom) -> list[ImportItem]:
+        if isinstance(node, ast.Import):
+            return [ImportItem(alias.name, None, alias.asname) for alias in node.names]
+        module = absolute_module(self.source.package, node.module, node.level)
+        if module == "__future__":
+            if any(alias.name == "annotations" for alias in node.names):
+                self.future_annotations = True
+            return []
+        items = []
+        for alias in node.names:
+            if alias.name == "*":
+                self.star_imports.append(StarImport(module, node.lineno))
+            else:
+                items.append(ImportItem(module, alias.name, alias.asname))
+        return items
+
+
+def _first_line(node: ast.stmt) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+def _kind_of(nodes: list[ast.stmt]) -> StatementKind:
+    if len(nodes) != 1:
+        return StatementKind.OTHER
+    node = nodes[0]
+    if isinstance(node, ast.ClassDef):
+        return StatementKind.CLASS
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return StatementKind.FUNCTION
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return StatementKind.IMPORT
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        return StatementKind.ASSIGNMENT
+    return StatementKind.OTHER
+
+
+def _target_names(target: ast.expr) -> list[str]:
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [name for element in target.elts for name in _target_names(element)]
+    if isinstance(target, ast.Starred):
+        return _target_names(target.value)
+    return []
+
+
+def _walrus_names(node: ast.AST) -> list[str]:
+    return [
+        n.target.id
+        for n in ast.walk(node)
+        if isinstance(n, ast.NamedExpr) and isinstance(n.target, ast.Name)
+    ]
+
+
+def _root_name(node: ast.expr) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _mutated_by(node: ast.stmt) -> list[str]:
+    """Names changed in place: ``X[k] = v``, ``X.a = v``, ``X.update(...)``."""
+    targets: list[ast.expr] = []
+    if isinstance(node, ast.Assign):
+        targets = list(node.targets)
+    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        targets = [node.target]
+    elif isinstance(node, ast.Delete):
+        targets = list(node.targets)
+    elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        func = node.value.func
+        if isinstance(func, ast.Attribute):
+            targets = [func.value]
+    names = []
+    for target in targets:
+        if isinstance(target, (ast.Attribute, ast.Subscript)) or (
+            isinstance(node, ast.Expr) and isinstance(target, ast.Name)
+        ):
+            root = _root_name(target)
+            if root is not None:
+                names.append(root)
+    return names
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    """True for ``if __name__ == "__main__":``, which never runs on import."""
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    test = node.test
+    sides = [test.left, *test.comparators]
+    return (
+        len(sides) == 2
+        and isinstance(test.ops[0], ast.Eq)
+        and any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
+        and any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides)
+    )

@@ -1,0 +1,70 @@
+"""Where the extracted code came from: source files, their hashes, the git commit."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from snapshot.parse import ModuleIndex
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One first-party file that contributed code."""
+
+    module: str
+    #: Path as the module name implies it (``pkg/layers.py``), machine-independent.
+    relative_path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class GitState:
+    """The commit the sources were taken from, and whether they had local changes."""
+
+    commit: str
+    dirty: bool
+
+
+@dataclass(frozen=True)
+class Provenance:
+    files: tuple[SourceFile, ...]
+    git: GitState | None
+
+
+def describe_sources(modules: tuple[ModuleIndex, ...], *, record_git: bool) -> Provenance:
+    """Summarise ``modules`` for the generated module's header and the manifest."""
+    files = tuple(
+        SourceFile(index.source.name, _relative_path(index), index.sha256) for index in modules
+    )
+    paths = [index.source.path for index in modules]
+    return Provenance(files=files, git=_git_state(paths) if record_git and paths else None)
+
+
+def _relative_path(index: ModuleIndex) -> str:
+    source = index.source
+    if source.name == "__main__":
+        return source.path.name
+    stem = source.name.replace(".", "/")
+    return f"{stem}/__init__.py" if source.is_package else f"{stem}.py"
+
+
+def _git_state(paths: list[Path]) -> GitState | None:
+    folder = paths[0].parent
+    try:
+        commit = _git(folder, "rev-parse", "HEAD")
+        status = _git(folder, "status", "--porcelain", "--", *map(str, paths))
+    except (OSError, subprocess.CalledProcessError):
+        return None  # not a git checkout, or git is not installed
+    return GitState(commit=commit.strip(), dirty=bool(status.strip()))
+
+
+def _git(folder: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(folder), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout

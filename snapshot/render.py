@@ -1,0 +1,101 @@
+"""Lay the generated module out from Jinja2 templates; the templates decide nothing."""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+from dataclasses import dataclass
+from pathlib import Path
+
+
+import jinja2
+
+from snapshot.provenance import Provenance
+from snapshot.rewrite import RewrittenSource
+from snapshot.state import InputStructure, ModelState, TensorSpec
+from snapshot.version import __version__
+
+
+@dataclass(frozen=True)
+class RenderedSource:
+    """The generated module's text before formatting."""
+
+    text: str
+
+
+def render_module(
+    rewritten: RewrittenSource,
+    state: ModelState,
+    provenance: Provenance,
+    *,
+    target: str,
+    weights_file: str,
+) -> RenderedSource:
+    """Fill ``module.py.j2`` with the rewritten code and the model's recorded state."""
+    template = _environment().get_template("module.py.j2")
+    text = template.render(
+        target=target,
+        version=__version__,
+        future_annotations=rewritten.future_annotations,
+        stdlib_imports=rewritten.stdlib_imports,
+        third_party_imports=rewritten.third_party_imports,
+        fragments=rewritten.fragments,
+        provenance=provenance,
+        class_name=rewritten.class_name,
+        pathlib_name=rewritten.pathlib_name,
+        weights_file=weights_file,
+        inputs_expression=inputs_expression(state.inputs, keras_name=rewritten.keras_name),
+        constructor_call=constructor_call(rewritten.class_name, state),
+    )
+    return RenderedSource(text)
+
+
+def constructor_call(class_name: str, state: ModelState) -> str:
+    """``MyModel(units=32)``: the model's construction as Python code."""
+    parts = [repr(value) for value in state.constructor_varargs]
+    for name, value in state.constructor_args.items():
+        parts.append(f"{name}={value!r}" if name.isidentifier() else f"**{{{name!r}: {value!r}}}")
+    return f"{class_name}({', '.join(parts)})"
+
+
+def inputs_expression(specs: InputStructure, *, keras_name: str) -> str:
+    """Code creating zero tensors with the structure, shapes and dtypes of ``specs``."""
+    if isinstance(specs, TensorSpec):
+        return f"{keras_name}.ops.zeros({specs.shape!r}, dtype={specs.dtype!r})"
+    if isinstance(specs, dict):
+        items = ", ".join(
+            f"{key!r}: {inputs_expression(value, keras_name=keras_name)}"
+            for key, value in specs.items()
+        )
+        return f"{{{items}}}"
+    elements = [inputs_expression(value, keras_name=keras_name) for value in specs]
+    if isinstance(specs, tuple):
+        return f"({', '.join(elements)},)" if len(elements) == 1 else f"({', '.join(elements)})"
+    return f"[{', '.join(elements)}]"
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_templates_folder())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    environment.filters["pyrepr"] = repr
+    return environment
+
+
+def _templates_folder() -> Path:
+    """``snapshot/templates`` in an installed wheel, ``templates/`` in a checkout."""
+    installed = Path(str(importlib.resources.files("snapshot"))) / "templates"
+    if installed.is_dir():
+        return installed
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    if checkout.is_dir():
+        return checkout
+    raise RuntimeError(f"keras-snapshot is installed without its templates (looked in {installed})")
+
+

@@ -1,0 +1,253 @@
+"""Give every extracted definition and import one name, and rewrite the code to use it.
+
+All reached statements land in one module namespace. Each module-level name is
+claimed in a fixed order (the generated module's own API, the model class,
+imports, then definitions in emission order); a later claimant whose name is
+taken gets a deterministic new one. Reads through first-party modules
+(``layers_mod.Dense``) become plain names, and first-party imports disappear.
+Attribute names are never touched, so Keras' weight paths stay the same.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import libcst as cst
+
+from snapshot.collect import DependencyClosure, ExtractedStatement
+from snapshot.config import SnapshotConfig
+from snapshot.model import ImportItem, StatementKind, SymbolRef
+from snapshot.modules import Origin, classify
+
+#: Names the generated module defines for its users; model code never takes them.
+RESERVED_NAMES = ("build_model", "load_model", "example_inputs", "MODEL_CLASS", "WEIGHTS_FILE")
+#: Imports the generated module's own functions need.
+SCAFFOLD_IMPORTS = (ImportItem("keras"), ImportItem("pathlib"))
+
+_NameKey = SymbolRef | ImportItem | str
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """One extracted statement, rewritten, with where it came from."""
+
+    module: str
+    first_line: int
+    last_line: int
+    code: str
+    #: Original names of classes renamed here; Keras derives layer names from them.
+    kept_class_names: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RewrittenSource:
+    """The generated module's parts, ready to lay out."""
+
+    future_annotations: bool
+    #: Import statements, standard library first, each group sorted.
+    stdlib_imports: tuple[str, ...]
+    third_party_imports: tuple[str, ...]
+    fragments: tuple[Fragment, ...]
+    #: The model class's name in the generated module.
+    class_name: str
+    #: Names bound to the scaffold imports (``keras``, ``pathlib``).
+    keras_name: str
+    pathlib_name: str
+
+
+def rewrite(closure: DependencyClosure, *, config: SnapshotConfig) -> RewrittenSource:
+    """Name everything in ``closure`` and produce the rewritten fragments."""
+    names = _NameTable(_identifiers_in(closure.statements))
+    for reserved in RESERVED_NAMES:
+        names.claim(reserved, reserved)
+    names.claim(closure.root, closure.root.name)
+    imports = _imports_used(closure, SCAFFOLD_IMPORTS)
+    for item in imports:
+        names.claim(_import_key(item), item.bound_name)
+    for extracted in closure.statements:
+        for bound in extracted.statement.bound_names:
+            symbol = SymbolRef(extracted.statement.module, bound)
+            names.claim(symbol, _renamed_candidate(symbol))
+    fragments = tuple(_rewrite_statement(extracted, names) for extracted in closure.statements)
+    stdlib, third_party = _import_lines(imports, names, config=config)
+    return RewrittenSource(
+        future_annotations=closure.future_annotations,
+        stdlib_imports=stdlib,
+        third_party_imports=third_party,
+        fragments=fragments,
+        class_name=names.name_of(closure.root),
+        keras_name=names.name_of(_import_key(SCAFFOLD_IMPORTS[0])),
+        pathlib_name=names.name_of(_import_key(SCAFFOLD_IMPORTS[1])),
+    )
+
+
+class _NameTable:
+    """Assigns each key (symbol, import or reserved word) a unique module-level name."""
+
+    def __init__(self, identifiers_in_use: set[str]) -> None:
+        self._by_key: dict[_NameKey, str] = {}
+        self._taken: dict[str, _NameKey] = {}
+        # New names must not capture a local variable somewhere in the code.
+        self._avoid = identifiers_in_use
+
+    def claim(self, key: _NameKey, wanted: str) -> str:
+        if key in self._by_key:
+            return self._by_key[key]
+        original = key.name if isinstance(key, SymbolRef) else wanted
+        name = original if original not in self._taken else wanted
+        counter = 1
+        while name in self._taken or (name != original and name in self._avoid):
+            counter += 1
+            name = f"{wanted}_{counter}"
+        self._by_key[key] = name
+        self._taken[name] = key
+        return name
+
+    def name_of(self, key: _NameKey) -> str:
+        return self._by_key[key]
+
+
+def _renamed_candidate(symbol: SymbolRef) -> str:
+    """Name to try when ``symbol``'s own name is taken: ``Encoder_blocks``."""
+    return f"{symbol.name}_{symbol.module.rpartition('.')[2]}"
+
+
+def _import_key(item: ImportItem) -> ImportItem:
+    # ``import a.b`` and ``import a`` both bind ``a`` to the same package.
+    if item.obj is None and item.alias is None:
+        return ImportItem(item.module.partition(".")[0])
+    return item
+
+
+def _identifiers_in(statements: Iterable[ExtractedStatement]) -> set[str]:
+    found: set[str] = set()
+    for extracted in statements:
+        found.update(re.findall(r"[A-Za-z_]\w*", extracted.analysis.tree.code))
+    return found
+
+
+def _imports_used(
+    closure: DependencyClosure, scaffold: tuple[ImportItem, ...]
+) -> tuple[ImportItem, ...]:
+    """Every third-party or stdlib import the extracted code reads, deduplicated."""
+    used = dict.fromkeys(scaffold)
+    for extracted in closure.statements:
+        for resolved in extracted.resolutions:
+            if resolved.import_item is not None:
+                used[resolved.import_item] = None
+    return tuple(sorted(used, key=lambda item: (item.obj is not None, item.module, item.obj or "")))
+
+
+def _import_lines(
+    imports: tuple[ImportItem, ...], names: _NameTable, *, config: SnapshotConfig
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    stdlib: list[str] = []
+    third_party: list[str] = []
+    from_imports: dict[str, list[str]] = {}
+    for item in imports:
+        bound = names.name_of(_import_key(item))
+        if item.obj is None:
+            aliased = item if item.alias is None and bound == item.bound_name else item.with_alias(bound)
+            line = aliased.source_statement
+            group = stdlib if classify(item.module, config=config) is Origin.STDLIB else third_party
+            group.append(line)
+        else:
+            part = item.obj if bound == item.obj else f"{item.obj} as {bound}"
+            from_imports.setdefault(item.module, []).append(part)
+    for module, parts in from_imports.items():
+        line = f"from {module} import {', '.join(sorted(dict.fromkeys(parts)))}"
+        group = stdlib if classify(module, config=config) is Origin.STDLIB else third_party
+        group.append(line)
+    order = lambda line: (line.startswith("from "), line)  # noqa: E731
+    return tuple(sorted(dict.fromkeys(stdlib), key=order)), tuple(
+        sorted(dict.fromkeys(third_party), key=order)
+    )
+
+
+def _rewrite_statement(extracted: ExtractedStatement, names: _NameTable) -> Fragment:
+    statement = extracted.statement
+    analysis = extracted.analysis
+    replacements: dict[int, str] = {}
+    string_renames: dict[int, tuple[str, str]] = {}
+    for (node, use), resolved in zip(analysis.read_nodes, extracted.resolutions):
+        if resolved.symbol is not None:
+            new = names.name_of(resolved.symbol)
+        elif resolved.import_item is not None:
+            new = names.name_of(_import_key(resolved.import_item))
+        else:
+            continue
+        if isinstance(node, cst.SimpleString):
+            if new != use.name:
+                string_renames[id(node)] = (use.name, new)
+            continue
+        if resolved.consumed_attributes:
+            chain = analysis.attribute_chains[id(node)]
+            replacements[id(chain[resolved.consumed_attributes - 1])] = new
+        elif new != use.name:
+            replacements[id(node)] = new
+    kept: list[tuple[str, str]] = []
+    global_renames: dict[str, str] = {}
+    for node in analysis.write_nodes:
+        new = names.name_of(SymbolRef(statement.module, node.value))
+        if new != node.value:
+            replacements[id(node)] = new
+            global_renames[node.value] = new
+            if statement.kind is StatementKind.CLASS:
+                kept.append((new, node.value))
+    tree = analysis.tree.visit(_Renamer(replacements, string_renames, global_renames))
+    return Fragment(
+        module=statement.module,
+        first_line=statement.first_line,
+        last_line=statement.last_line,
+        code=tree.code.strip("\n"),
+        kept_class_names=tuple(kept),
+    )
+
+
+class _Renamer(cst.CSTTransformer):
+    """Replaces the nodes named by identity in ``replacements`` with plain names."""
+
+    def __init__(
+        self,
+        replacements: dict[int, str],
+        string_renames: dict[int, tuple[str, str]],
+        global_renames: dict[str, str],
+    ) -> None:
+        super().__init__()
+        self.replacements = replacements
+        self.string_renames = string_renames
+        self.global_renames = global_renames
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
+        new = self.replacements.get(id(original_node))
+        return updated_node.with_changes(value=new) if new is not None else updated_node
+
+    def leave_Attribute(
+        self, original_node: cst.Attribute, updated_node: cst.Attribute
+    ) -> cst.BaseExpression:
+        new = self.replacements.get(id(original_node))
+        if new is None:
+            return updated_node
+        return cst.Name(new, lpar=updated_node.lpar, rpar=updated_node.rpar)
+
+    def leave_SimpleString(
+        self, original_node: cst.SimpleString, updated_node: cst.SimpleString
+    ) -> cst.SimpleString:
+        rename = self.string_renames.get(id(original_node))
+        if rename is None:
+            return updated_node
+        old, new = rename
+        value = re.sub(rf"\b{re.escape(old)}\b", new, updated_node.value, count=1)
+        return updated_node.with_changes(value=value)
+
+    def leave_Global(self, original_node: cst.Global, updated_node: cst.Global) -> cst.Global:
+        # ``global X`` inside a function names a module-level binding.
+        items = [
+            item.with_changes(name=item.name.with_changes(value=self.global_renames[item.name.value]))
+            if item.name.value in self.global_renames
+            else item
+            for item in updated_node.names
+        ]
+        return updated_node.with_changes(names=items)

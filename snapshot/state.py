@@ -1,0 +1,301 @@
+"""Record how a live model instance was made: constructor arguments and build inputs.
+
+Keras 3 does not keep a subclassed Model's constructor arguments (its
+``Model.__new__`` drops them, so ``get_config()`` reports the defaults).
+Importing :mod:`snapshot` therefore wraps ``keras.Model.__new__`` to remember
+each model's actual call; arguments are then taken, in this order, from the
+caller's ``config``, that record, a ``get_config()`` the class defines itself,
+and instance attributes named like the parameters. Whatever the source, the
+arguments are checked by rebuilding the model and comparing its variables.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from snapshot.errors import ModelStateError
+
+#: Constructor calls of live models, recorded by the ``__new__`` wrapper below.
+_CONSTRUCTOR_CALLS: weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _install_constructor_recorder() -> None:
+    if getattr(keras.Model.__new__, "_snapshot_recorder", False):
+        return
+    original_new = keras.Model.__new__
+
+    def recording_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        instance = original_new(cls, *args, **kwargs)
+        try:
+            _CONSTRUCTOR_CALLS[instance] = (args, dict(kwargs))
+        except TypeError:  # an instance that cannot be weakly referenced
+            pass
+        return instance
+
+    recording_new._snapshot_recorder = True  # type: ignore[attr-defined]
+    keras.Model.__new__ = staticmethod(recording_new)  # type: ignore[assignment]
+
+
+_install_constructor_recorder()
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Shape and dtype of one input tensor."""
+
+    shape: tuple[int, ...]
+    dtype: str
+
+
+#: A TensorSpec, or a list, tuple or str-keyed dict nesting them.
+InputStructure = Any
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """How to make the model again: class, arguments, and inputs to build it on."""
+
+    #: Keyword arguments of the constructor call, in signature order.
+    constructor_args: dict[str, Any]
+    #: Extra positional arguments (``*args`` of the constructor), rarely needed.
+    constructor_varargs: tuple[Any, ...]
+    #: Structure, shapes and dtypes of the inputs the model is built on.
+    inputs: InputStructure
+    #: Where the constructor arguments came from, for the manifest.
+    args_source: str
+
+
+def capture_state(
+    model: keras.Model, *, inputs: Any = None, config: Mapping[str, Any] | None = None
+) -> ModelState:
+    """Record ``model``'s constructor arguments and input structure, and check them."""
+    input_specs = _input_specs(model, inputs)
+    args, varargs, source = _constructor_args(model, config)
+    args = {name: as_literal(value, where=f"constructor argument {name!r}") for name, value in args.items()}
+    varargs = tuple(as_literal(value, where="a positional constructor argument") for value in varargs)
+    _check_rebuild(model, args, varargs, input_specs, source)
+    return ModelState(args, varargs, input_specs, source)
+
+
+def zeros_like_specs(specs: InputStructure) -> Any:
+    """Zero arrays shaped like ``specs``, for building a model."""
+    return _map_specs(lambda spec: np.zeros(spec.shape, dtype=spec.dtype), specs)
+
+
+def _map_specs(function: Any, specs: InputStructure) -> Any:
+    if isinstance(specs, TensorSpec):
+        return function(specs)
+    if isinstance(specs, dict):
+        return {key: _map_specs(function, value) for key, value in specs.items()}
+    if isinstance(specs, (list, tuple)):
+        return type(specs)(_map_specs(function, value) for value in specs)
+    raise TypeError(f"not an input structure: {specs!r}")
+
+
+# Inputs ------------------------------------------------------------------------------
+
+
+def _input_specs(model: keras.Model, inputs: Any) -> InputStructure:
+    if inputs is not None:
+        return _specs_of(inputs)
+    recorded = getattr(model, "_build_shapes_dict", None)
+    if not model.built or not recorded or len(recorded) != 1:
+        raise ModelStateError(
+            f"{type(model).__name__} has not been called on data yet, so its input "
+            "shapes are unknown; pass inputs= (an example batch) to snapshot.save"
+        )
+    (shapes,) = recorded.values()
+    dtype = str(getattr(model, "input_dtype", None) or model.compute_dtype)
+    return _specs_from_shapes(shapes, dtype)
+
+
+def _specs_of(inputs: Any) -> InputStructure:
+    if isinstance(inputs, Mapping):
+        return {str(key): _specs_of(value) for key, value in inputs.items()}
+    if isinstance(inputs, (list, tuple)) and not _is_array_like_list(inputs):
+        return type(inputs)(_specs_of(value) for value in inputs)
+    array = keras.ops.convert_to_numpy(inputs)
+    return TensorSpec(tuple(int(d) for d in array.shape), str(array.dtype))
+
+
+def _is_array_like_list(value: Any) -> bool:
+    # A list of numbers (``[[1, 2, 3]]``) is one tensor, not a list of inputs.
+    return bool(value) and all(isinstance(v, (int, float, list)) for v in value) and not any(
+        hasattr(v, "shape") for v in value
+    )
+
+
+def _specs_from_shapes(shapes: Any, dtype: str) -> InputStructure:
+    if isinstance(shapes, dict):
+        return {str(key): _specs_from_shapes(value, dtype) for key, value in shapes.items()}
+    if isinstance(shapes, (list, tuple)) and shapes and not all(
+        d is None or isinstance(d, int) for d in shapes
+    ):
+        return type(shapes)(_specs_from_shapes(value, dtype) for value in shapes)
+    # Unknown dimensions (usually the batch) are built with size 1.
+    return TensorSpec(tuple(1 if d is None else int(d) for d in shapes), dtype)
+
+
+# Constructor arguments ---------------------------------------------------------------
+
+
+def _constructor_args(
+    model: keras.Model, config: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], tuple[Any, ...], str]:
+    cls = type(model)
+    signature = inspect.signature(cls.__init__)
+    if config is not None:
+        _check_config_names(cls, signature, config)
+        return dict(config), (), "config"
+    recorded = _CONSTRUCTOR_CALLS.get(model)
+    if recorded is not None:
+        args, varargs = _bind(signature, *recorded)
+        return args, varargs, "recorded call"
+    if _defines_own_get_config(cls):
+        parameters = _named_parameters(signature)
+        found = model.get_config()
+        return {k: v for k, v in found.items() if k in parameters}, (), "get_config"
+    return _from_attributes(model, signature), (), "attributes"
+
+
+def _check_config_names(cls: type, signature: inspect.Signature, config: Mapping[str, Any]) -> None:
+    parameters = _named_parameters(signature)
+    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    unknown = [name for name in config if name not in parameters]
+    if unknown and not takes_kwargs:
+        raise ModelStateError(
+            f"config names {unknown[0]!r}, which {cls.__name__}.__init__ does not take"
+        )
+    missing = [
+        name
+        for name, parameter in parameters.items()
+        if parameter.default is parameter.empty and name not in config
+    ]
+    if missing:
+        raise ModelStateError(
+            f"config lacks {missing[0]!r}, a required argument of {cls.__name__}.__init__"
+        )
+
+
+def _named_parameters(signature: inspect.Signature) -> dict[str, inspect.Parameter]:
+    parameters = list(signature.parameters.values())[1:]  # drop self
+    return {
+        p.name: p
+        for p in parameters
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.POSITIONAL_ONLY)
+    }
+
+
+def _bind(
+    signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    bound = signature.bind(None, *args, **kwargs)
+    keyword: dict[str, Any] = {}
+    varargs: tuple[Any, ...] = ()
+    for name, value in list(bound.arguments.items())[1:]:
+        kind = signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            varargs = tuple(value)
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            keyword.update(value)
+        else:
+            keyword[name] = value
+    return keyword, varargs
+
+
+def _defines_own_get_config(cls: type) -> bool:
+    for klass in cls.__mro__:
+        if "get_config" in vars(klass):
+            return not klass.__module__.startswith("keras.")
+    return False
+
+
+def _from_attributes(model: keras.Model, signature: inspect.Signature) -> dict[str, Any]:
+    """Recover arguments stored as ``self.<parameter>``; required ones must be found."""
+    args: dict[str, Any] = {}
+    for name, parameter in _named_parameters(signature).items():
+        value = getattr(model, name, parameter.empty)
+        if value is not parameter.empty and _is_literal(value):
+            args[name] = value
+        elif parameter.default is parameter.empty:
+            raise ModelStateError(
+                f"cannot recover required argument {name!r} of {type(model).__name__}; "
+                f"import snapshot before creating the model, or pass config={{{name!r}: ...}}"
+            )
+    return args
+
+
+def _check_rebuild(
+    model: keras.Model,
+    args: dict[str, Any],
+    varargs: tuple[Any, ...],
+    inputs: InputStructure,
+    source: str,
+) -> None:
+    """Rebuild from the recorded arguments and compare the variables with ``model``."""
+    cls = type(model)
+    try:
+        rebuilt = cls(*varargs, **args)
+        rebuilt(zeros_like_specs(inputs))
+    except Exception as error:
+        raise ModelStateError(
+            f"{cls.__name__} cannot be rebuilt from its arguments (taken from {source}) "
+            f"and inputs: {type(error).__name__}: {error}"
+        ) from None
+    expected = _variable_layout(model)
+    actual = _variable_layout(rebuilt)
+    if expected != actual:
+        differing = next(
+            (f"{a} vs {b}" for a, b in zip(expected, actual) if a != b),
+            f"{len(expected)} variables vs {len(actual)}",
+        )
+        raise ModelStateError(
+            f"{cls.__name__} rebuilt from its arguments (taken from {source}) differs from "
+            f"the live model ({differing}); pass the constructor arguments as config="
+        )
+
+
+def _variable_layout(model: keras.Model) -> list[tuple[tuple[int, ...], str]]:
+    # Names are left out: unnamed weights get process-wide counters ("variable_3").
+    return [(tuple(v.shape), str(v.dtype)) for v in model.weights]
+
+
+# Values as Python code ---------------------------------------------------------------
+
+
+def as_literal(value: Any, *, where: str) -> Any:
+    """``value`` as plain Python data that ``repr`` writes as code; else ModelStateError."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ModelStateError(f"{where} is {value!r}, which has no Python literal")
+        return value
+    if type(value) in (list, tuple):
+        return type(value)(as_literal(item, where=where) for item in value)
+    if type(value) is dict:
+        return {as_literal(k, where=where): as_literal(v, where=where) for k, v in value.items()}
+    raise ModelStateError(
+        f"{where} is a {type(value).__name__}, which cannot be written as Python code yet; "
+        "pass JSON-like constructor arguments as config="
+    )
+
+
+def _is_literal(value: Any) -> bool:
+    try:
+        as_literal(value, where="")
+    except ModelStateError:
+        return False
+    return True
