@@ -15,7 +15,9 @@ class MyCustomLayer(tf.keras.layers.Layer):
 
     def build(self, input_shape):
         self.w = self.add_weight(
-            shape=(input_shape[-1], self.units), initializer="random_normal", trainable=True
+            shape=(input_shape[-1], self.units),
+            initializer="random_normal",
+            trainable=True,
         )
 
     def call(self, inputs):

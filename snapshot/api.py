@@ -62,7 +62,9 @@ def save(
         module_name=module_name,
         module_text=source.text,
         write_weights=lambda weights_path: model.save_weights(weights_path),
-        manifest_for=lambda hashes: _manifest(target, state, provenance, module_name, hashes),
+        manifest_for=lambda hashes: _manifest(
+            target, state, provenance, module_name, hashes
+        ),
         layout=layout,
         overwrite=overwrite,
     )
@@ -89,7 +91,9 @@ def generate_source(
 
 def module_file_name(class_name: str) -> str:
     """``MyModel`` → ``my_model_snapshot.py``."""
-    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", class_name).lower()
+    snake = re.sub(
+        r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", class_name
+    ).lower()
     return f"{snake}_snapshot.py"
 
 
@@ -117,9 +121,11 @@ def _manifest(
             "module": target.module.name,
             "class": target.class_name,
             "files": {f.relative_path: f.sha256 for f in provenance.files},
-            "git": None
-            if provenance.git is None
-            else {"commit": provenance.git.commit, "dirty": provenance.git.dirty},
+            "git": (
+                None
+                if provenance.git is None
+                else {"commit": provenance.git.commit, "dirty": provenance.git.dirty}
+            ),
         },
         model={
             "constructor_args_from": state.args_source,

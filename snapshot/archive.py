@@ -69,7 +69,9 @@ class ArchiveManifest:
             data["class_name"] = data.pop("class")
             return cls(**data)
         except (ValueError, TypeError, KeyError, AttributeError) as error:
-            raise ArchiveError(f"{where}: unreadable manifest {MANIFEST_NAME}: {error}") from None
+            raise ArchiveError(
+                f"{where}: unreadable manifest {MANIFEST_NAME}: {error}"
+            ) from None
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -97,17 +99,22 @@ def write_archive(
     if not path.parent.is_dir():
         raise ArchiveError(f"{path}: folder {path.parent} does not exist")
     if path.exists() and not overwrite:
-        raise ArchiveError(f"{path}: already exists; pass overwrite=True (--force) to replace it")
+        raise ArchiveError(
+            f"{path}: already exists; pass overwrite=True (--force) to replace it"
+        )
     if not os.access(path.parent, os.W_OK):
         raise ArchiveError(f"{path}: folder {path.parent} is not writable")
-    with tempfile.TemporaryDirectory(prefix=".snapshot-", dir=path.parent) as staging_name:
+    with tempfile.TemporaryDirectory(
+        prefix=".snapshot-", dir=path.parent
+    ) as staging_name:
         staging = Path(staging_name)
         members = staging / "members"
         members.mkdir()
         (members / module_name).write_text(module_text, encoding="utf-8")
         write_weights(members / WEIGHTS_NAME)
         hashes = {
-            name: sha256_bytes((members / name).read_bytes()) for name in (module_name, WEIGHTS_NAME)
+            name: sha256_bytes((members / name).read_bytes())
+            for name in (module_name, WEIGHTS_NAME)
         }
         manifest = manifest_for(hashes)
         (members / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
@@ -160,7 +167,9 @@ def read_archive(path: Path) -> OpenedArchive:
         raise ArchiveError(f"{path}: no such archive")
     if MANIFEST_NAME not in members:
         raise ArchiveError(f"{path}: not a keras-snapshot archive (no {MANIFEST_NAME})")
-    manifest = ArchiveManifest.from_json(members[MANIFEST_NAME].decode("utf-8"), where=str(path))
+    manifest = ArchiveManifest.from_json(
+        members[MANIFEST_NAME].decode("utf-8"), where=str(path)
+    )
     for name in (manifest.module, manifest.weights):
         if name not in manifest.members:
             raise ArchiveError(f"{path}: manifest records no hash for member {name}")
@@ -168,7 +177,9 @@ def read_archive(path: Path) -> OpenedArchive:
         if name not in members:
             raise ArchiveError(f"{path}: member {name} is missing")
         if sha256_bytes(members[name]) != expected:
-            raise ArchiveError(f"{path}: member {name} was changed after the archive was written")
+            raise ArchiveError(
+                f"{path}: member {name} was changed after the archive was written"
+            )
     return OpenedArchive(
         manifest=manifest,
         module_text=members[manifest.module].decode("utf-8"),
@@ -177,7 +188,9 @@ def read_archive(path: Path) -> OpenedArchive:
 
 
 def _read_folder(path: Path) -> dict[str, bytes]:
-    return {child.name: child.read_bytes() for child in path.iterdir() if child.is_file()}
+    return {
+        child.name: child.read_bytes() for child in path.iterdir() if child.is_file()
+    }
 
 
 def _read_zip(path: Path) -> dict[str, bytes]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import heapq
+import itertools
 from dataclasses import dataclass
 
 from snapshot.config import SnapshotConfig
@@ -135,11 +136,15 @@ class _ClosureWalker:
         while self._pending:
             symbol = self._pending.pop(0)
             index = self.indexes[symbol.module]
-            binding_statements = [b.statement for b in index.bindings.get(symbol.name, ())]
+            binding_statements = [
+                b.statement for b in index.bindings.get(symbol.name, ())
+            ]
             changing = list(index.mutations.get(symbol.name, ()))
             statements = sorted(set(binding_statements + changing))
             self._statements_of[symbol] = tuple(
-                p for p in statements if index.statements[p].kind is not StatementKind.IMPORT
+                p
+                for p in statements
+                if index.statements[p].kind is not StatementKind.IMPORT
             )
             for position in statements:
                 statement = index.statements[position]
@@ -152,8 +157,12 @@ class _ClosureWalker:
         if key in self.extracted:
             return
         path = str(index.source.path)
-        analysis = analyse_statement(statement, index.statement_text(statement), path=path)
-        resolutions = tuple(self._resolve_use(index, use) for _, use in analysis.read_nodes)
+        analysis = analyse_statement(
+            statement, index.statement_text(statement), path=path
+        )
+        resolutions = tuple(
+            self._resolve_use(index, use) for _, use in analysis.read_nodes
+        )
         self.extracted[key] = ExtractedStatement(analysis, resolutions)
         for resolved in resolutions:
             if resolved.symbol is not None:
@@ -167,7 +176,9 @@ class _ClosureWalker:
             self._problem(index, use, _DYNAMIC_BUILTINS[use.name], f"{use.name}(...)")
         item = resolved.import_item
         if item is not None and _is_import_module_call(item, use, resolved):
-            self._problem(index, use, Reason.DYNAMIC_IMPORT, "importlib.import_module(...)")
+            self._problem(
+                index, use, Reason.DYNAMIC_IMPORT, "importlib.import_module(...)"
+            )
         return resolved
 
     def _resolve_name(
@@ -178,13 +189,17 @@ class _ClosureWalker:
             if name in vars(builtins) or name in ("__name__", "__doc__", "__file__"):
                 return Resolved()
             if index.star_imports:
-                first_party = [s for s in index.star_imports if self._is_first_party(s.module)]
+                first_party = [
+                    s for s in index.star_imports if self._is_first_party(s.module)
+                ]
                 if first_party:
                     star = first_party[0]
                     detail = f"{name} may come from 'from {star.module} import *'"
                     self._problem(index, use, Reason.STAR_IMPORT, detail)
                     return Resolved()
-            self._problem(index, use, Reason.UNBOUND_NAME, f"{name} in {index.source.name}")
+            self._problem(
+                index, use, Reason.UNBOUND_NAME, f"{name} in {index.source.name}"
+            )
             return Resolved()
         last = bindings[-1]
         statement = index.statements[last.statement]
@@ -198,16 +213,24 @@ class _ClosureWalker:
         return Resolved(symbol=SymbolRef(index.source.name, name))
 
     def _follow_import(
-        self, index: ModuleIndex, item: ImportItem, attributes: tuple[str, ...], use: NameUse
+        self,
+        index: ModuleIndex,
+        item: ImportItem,
+        attributes: tuple[str, ...],
+        use: NameUse,
     ) -> Resolved:
         if not self._is_first_party(item.module):
             return Resolved(import_item=item)
         if item.obj is None:
-            module = item.module if item.alias is not None else item.module.partition(".")[0]
+            module = (
+                item.module if item.alias is not None else item.module.partition(".")[0]
+            )
             return self._resolve_module_attribute(index, module, attributes, use)
         imported = self.index_for(item.module)
         if imported is None:
-            self._problem(index, use, Reason.MISSING_MODULE, f"{item.module} (for {use.name})")
+            self._problem(
+                index, use, Reason.MISSING_MODULE, f"{item.module} (for {use.name})"
+            )
             return Resolved()
         if item.obj in imported.bindings:
             return self._resolve_name(imported, item.obj, attributes, use)
@@ -224,7 +247,9 @@ class _ClosureWalker:
     ) -> Resolved:
         """Resolve ``module.<attributes>`` where ``module`` is first-party."""
         if not attributes:
-            self._problem(index, use, Reason.MODULE_AS_VALUE, f"{use.name} is module {module}")
+            self._problem(
+                index, use, Reason.MODULE_AS_VALUE, f"{use.name} is module {module}"
+            )
             return Resolved()
         if not self._is_first_party(module):
             return Resolved(import_item=ImportItem(module), consumed_attributes=0)
@@ -236,7 +261,9 @@ class _ClosureWalker:
         if first in target.bindings:
             inner = self._resolve_name(target, first, rest, use)
         elif find_module(f"{module}.{first}") is not None:
-            inner = self._resolve_module_attribute(index, f"{module}.{first}", rest, use)
+            inner = self._resolve_module_attribute(
+                index, f"{module}.{first}", rest, use
+            )
         else:
             self._problem(index, use, Reason.MISSING_NAME, f"{first} from {module}")
             return Resolved()
@@ -247,16 +274,22 @@ class _ClosureWalker:
     def _is_first_party(self, module: str) -> bool:
         return classify(module, config=self.config) is Origin.FIRST_PARTY
 
-    def _problem(self, index: ModuleIndex, use: NameUse, reason: Reason, detail: str) -> None:
+    def _problem(
+        self, index: ModuleIndex, use: NameUse, reason: Reason, detail: str
+    ) -> None:
         self.problems.append(Problem(str(index.source.path), use.line, reason, detail))
 
     # Ordering ------------------------------------------------------------------------
 
     def import_time_edges(self) -> dict[tuple[str, int], set[tuple[str, int]]]:
         """For each statement, the statements that must run before it."""
-        edges: dict[tuple[str, int], set[tuple[str, int]]] = {k: set() for k in self.extracted}
+        edges: dict[tuple[str, int], set[tuple[str, int]]] = {
+            k: set() for k in self.extracted
+        }
         for key, extracted in self.extracted.items():
-            pairs = zip(extracted.analysis.read_nodes, extracted.resolutions)
+            pairs = zip(
+                extracted.analysis.read_nodes, extracted.resolutions, strict=True
+            )
             for (_, use), resolved in pairs:
                 if resolved.symbol is None or not use.at_import_time:
                     continue
@@ -268,7 +301,7 @@ class _ClosureWalker:
                         edges[key].add(other)
         # Statements of one module that touch the same name keep their order.
         for symbol, positions in self._statements_of.items():
-            for earlier, later in zip(positions, positions[1:]):
+            for earlier, later in itertools.pairwise(positions):
                 edges[(symbol.module, later)].add((symbol.module, earlier))
         return edges
 
@@ -284,7 +317,9 @@ def _import_order(
 ) -> list[ExtractedStatement]:
     """Topological order; ties go to module name, then source position."""
     waiting = {key: set(before) for key, before in edges.items()}
-    dependents: dict[tuple[str, int], list[tuple[str, int]]] = {key: [] for key in extracted}
+    dependents: dict[tuple[str, int], list[tuple[str, int]]] = {
+        key: [] for key in extracted
+    }
     for key, before in waiting.items():
         for other in before:
             dependents[other].append(key)

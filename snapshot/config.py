@@ -40,5 +40,7 @@ def _matches_any(module: str, patterns: tuple[str, ...]) -> bool:
     parts = module.split(".")
     prefixes = [".".join(parts[: i + 1]) for i in range(len(parts))]
     return any(
-        fnmatch.fnmatchcase(prefix, pattern) for pattern in patterns for prefix in prefixes
+        fnmatch.fnmatchcase(prefix, pattern)
+        for pattern in patterns
+        for prefix in prefixes
     )

@@ -29,7 +29,9 @@ def load_archive(path: Path) -> keras.Model:
         try:
             return module.load_model(weights_path)
         except ValueError as error:
-            raise WeightsError(f"{path}: the weights do not fit the model: {error}") from None
+            raise WeightsError(
+                f"{path}: the weights do not fit the model: {error}"
+            ) from None
 
 
 def import_generated_module(path: Path, name: str, *, where: str) -> ModuleType:

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import keras
 
-from snapshot.errors import NotAModelError, SourceNotFoundError, SourceSyntaxError, TargetNotFoundError
+from snapshot.errors import (
+    NotAModelError,
+    SourceNotFoundError,
+    SourceSyntaxError,
+    TargetNotFoundError,
+)
 from snapshot.model import ModelTarget, ModuleSource
 from snapshot.modules import find_module
 
@@ -32,7 +37,9 @@ def import_target(target: str) -> type[keras.Model]:
     module = _import_module(module_name)
     found = getattr(module, class_name, None)
     if found is None:
-        raise TargetNotFoundError(f"{module.__file__}: no class {class_name!r} in {module_name}")
+        raise TargetNotFoundError(
+            f"{module.__file__}: no class {class_name!r} in {module_name}"
+        )
     if not (isinstance(found, type) and issubclass(found, keras.Model)):
         raise NotAModelError(f"{target}: {class_name} is not a subclass of keras.Model")
     return found
@@ -53,11 +60,15 @@ def locate_class(cls: type) -> ModelTarget:
             "session, a notebook cell or exec); move it into a .py module"
         )
     if cls.__module__ == "__main__":
-        source = ModuleSource(name="__main__", path=Path(path).resolve(), is_package=False)
+        source = ModuleSource(
+            name="__main__", path=Path(path).resolve(), is_package=False
+        )
     else:
         found = find_module(cls.__module__)
         if found is None:
-            raise SourceNotFoundError(f"{cls.__name__}: no source file for {cls.__module__}")
+            raise SourceNotFoundError(
+                f"{cls.__name__}: no source file for {cls.__module__}"
+            )
         source = found
     return ModelTarget(module=source, class_name=cls.__name__)
 
@@ -82,7 +93,9 @@ def _import_module(name: str) -> object:
     try:
         return importlib.import_module(name)
     except SyntaxError as error:
-        raise SourceSyntaxError(str(error.filename), error.lineno or 1, error.msg) from None
+        raise SourceSyntaxError(
+            str(error.filename), error.lineno or 1, error.msg
+        ) from None
     except ModuleNotFoundError as error:
         if error.name and (name == error.name or name.startswith(error.name + ".")):
             raise TargetNotFoundError(f"no module named {name!r}") from None

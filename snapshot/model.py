@@ -146,19 +146,17 @@ class Reason(enum.Enum):
 
     UNBOUND_NAME = "Name is bound nowhere; define or import it."
     STAR_IMPORT = "Star import from a first-party module; import the names explicitly."
-    DYNAMIC_IMPORT = (
-        "Dynamic import of code the analyzer cannot follow; use a plain import statement."
+    DYNAMIC_IMPORT = "Dynamic import of code the analyzer cannot follow; use a plain import statement."
+    GLOBALS_ACCESS = (
+        "globals() lookup cannot be followed; reference the names directly."
     )
-    GLOBALS_ACCESS = "globals() lookup cannot be followed; reference the names directly."
     EXEC = "exec/eval of code the analyzer cannot see; write the code out."
     MODULE_AS_VALUE = (
         "A first-party module is used as a value; import the names it needs instead."
     )
     MISSING_MODULE = "Imported first-party module was not found; check the import."
     MISSING_NAME = "Imported name is not defined in its module; check the import."
-    NESTED_FIRST_PARTY_IMPORT = (
-        "First-party import inside an if/try block; move it to a plain top-level import."
-    )
+    NESTED_FIRST_PARTY_IMPORT = "First-party import inside an if/try block; move it to a plain top-level import."
 
 
 @dataclass(frozen=True, order=True)

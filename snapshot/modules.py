@@ -93,7 +93,12 @@ def _is_installed_path(path: Path) -> bool:
 def _installed_roots() -> tuple[Path, ...]:
     """Folders whose modules count as installed (stdlib and site-packages)."""
     paths = sysconfig.get_paths()
-    candidates = [paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"]]
+    candidates = [
+        paths["stdlib"],
+        paths["platstdlib"],
+        paths["purelib"],
+        paths["platlib"],
+    ]
     candidates += site.getsitepackages()
     if site.ENABLE_USER_SITE and site.USER_SITE:
         candidates.append(site.USER_SITE)

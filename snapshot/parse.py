@@ -11,7 +11,6 @@ import ast
 import hashlib
 import importlib.util
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from snapshot.errors import SourceSyntaxError
 from snapshot.model import ImportItem, ModuleSource, Statement, StatementKind
@@ -64,7 +63,9 @@ def read_module(source: ModuleSource) -> ModuleIndex:
     try:
         tree = ast.parse(text, filename=str(source.path))
     except SyntaxError as error:
-        raise SourceSyntaxError(str(source.path), error.lineno or 1, error.msg) from None
+        raise SourceSyntaxError(
+            str(source.path), error.lineno or 1, error.msg
+        ) from None
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
@@ -169,7 +170,9 @@ class _TopLevelGatherer:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if isinstance(node, ast.AnnAssign) and node.value is None:
                 return []
-            return [(name, None) for target in targets for name in _target_names(target)]
+            return [
+                (name, None) for target in targets for name in _target_names(target)
+            ]
         if isinstance(node, (ast.For, ast.AsyncFor)):
             names = [(name, None) for name in _target_names(node.target)]
             return names + self._bound_in_blocks(node.body, node.orelse)
@@ -193,8 +196,12 @@ class _TopLevelGatherer:
             return [(name, None) for name in _walrus_names(node)]
         return []
 
-    def _bound_in_blocks(self, *blocks: list[ast.stmt]) -> list[tuple[str, ImportItem | None]]:
-        return [pair for block in blocks for node in block for pair in self._bound_by(node)]
+    def _bound_in_blocks(
+        self, *blocks: list[ast.stmt]
+    ) -> list[tuple[str, ImportItem | None]]:
+        return [
+            pair for block in blocks for node in block for pair in self._bound_by(node)
+        ]
 
     def _import_items(self, node: ast.Import | ast.ImportFrom) -> list[ImportItem]:
         if isinstance(node, ast.Import):

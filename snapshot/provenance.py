@@ -33,13 +33,18 @@ class Provenance:
     git: GitState | None
 
 
-def describe_sources(modules: tuple[ModuleIndex, ...], *, record_git: bool) -> Provenance:
+def describe_sources(
+    modules: tuple[ModuleIndex, ...], *, record_git: bool
+) -> Provenance:
     """Summarise ``modules`` for the generated module's header and the manifest."""
     files = tuple(
-        SourceFile(index.source.name, _relative_path(index), index.sha256) for index in modules
+        SourceFile(index.source.name, _relative_path(index), index.sha256)
+        for index in modules
     )
     paths = [index.source.path for index in modules]
-    return Provenance(files=files, git=_git_state(paths) if record_git and paths else None)
+    return Provenance(
+        files=files, git=_git_state(paths) if record_git and paths else None
+    )
 
 
 def _relative_path(index: ModuleIndex) -> str:

@@ -7,7 +7,6 @@ import importlib.resources
 from dataclasses import dataclass
 from pathlib import Path
 
-
 import jinja2
 
 from snapshot.provenance import Provenance
@@ -44,7 +43,9 @@ def render_module(
         class_name=rewritten.class_name,
         pathlib_name=rewritten.pathlib_name,
         weights_file=weights_file,
-        inputs_expression=inputs_expression(state.inputs, keras_name=rewritten.keras_name),
+        inputs_expression=inputs_expression(
+            state.inputs, keras_name=rewritten.keras_name
+        ),
         constructor_call=constructor_call(rewritten.class_name, state),
     )
     return RenderedSource(text)
@@ -54,7 +55,9 @@ def constructor_call(class_name: str, state: ModelState) -> str:
     """``MyModel(units=32)``: the model's construction as Python code."""
     parts = [repr(value) for value in state.constructor_varargs]
     for name, value in state.constructor_args.items():
-        parts.append(f"{name}={value!r}" if name.isidentifier() else f"**{{{name!r}: {value!r}}}")
+        parts.append(
+            f"{name}={value!r}" if name.isidentifier() else f"**{{{name!r}: {value!r}}}"
+        )
     return f"{class_name}({', '.join(parts)})"
 
 
@@ -70,7 +73,11 @@ def inputs_expression(specs: InputStructure, *, keras_name: str) -> str:
         return f"{{{items}}}"
     elements = [inputs_expression(value, keras_name=keras_name) for value in specs]
     if isinstance(specs, tuple):
-        return f"({', '.join(elements)},)" if len(elements) == 1 else f"({', '.join(elements)})"
+        return (
+            f"({', '.join(elements)},)"
+            if len(elements) == 1
+            else f"({', '.join(elements)})"
+        )
     return f"[{', '.join(elements)}]"
 
 
@@ -96,6 +103,6 @@ def _templates_folder() -> Path:
     checkout = Path(__file__).resolve().parent.parent / "templates"
     if checkout.is_dir():
         return checkout
-    raise RuntimeError(f"keras-snapshot is installed without its templates (looked in {installed})")
-
-
+    raise RuntimeError(
+        f"keras-snapshot is installed without its templates (looked in {installed})"
+    )

@@ -45,7 +45,9 @@ class StatementAnalysis:
     attribute_chains: dict[int, tuple[cst.Attribute, ...]]
 
 
-def analyse_statement(statement: Statement, text: str, *, path: str) -> StatementAnalysis:
+def analyse_statement(
+    statement: Statement, text: str, *, path: str
+) -> StatementAnalysis:
     """Parse ``text`` (the statement's source) and gather its module-level names."""
     try:
         tree = cst.parse_module(text)

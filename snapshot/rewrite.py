@@ -22,7 +22,13 @@ from snapshot.model import ImportItem, StatementKind, SymbolRef
 from snapshot.modules import Origin, classify
 
 #: Names the generated module defines for its users; model code never takes them.
-RESERVED_NAMES = ("build_model", "load_model", "example_inputs", "MODEL_CLASS", "WEIGHTS_FILE")
+RESERVED_NAMES = (
+    "build_model",
+    "load_model",
+    "example_inputs",
+    "MODEL_CLASS",
+    "WEIGHTS_FILE",
+)
 #: Imports the generated module's own functions need.
 SCAFFOLD_IMPORTS = (ImportItem("keras"), ImportItem("pathlib"))
 
@@ -70,7 +76,9 @@ def rewrite(closure: DependencyClosure, *, config: SnapshotConfig) -> RewrittenS
         for bound in extracted.statement.bound_names:
             symbol = SymbolRef(extracted.statement.module, bound)
             names.claim(symbol, _renamed_candidate(symbol))
-    fragments = tuple(_rewrite_statement(extracted, names) for extracted in closure.statements)
+    fragments = tuple(
+        _rewrite_statement(extracted, names) for extracted in closure.statements
+    )
     stdlib, third_party = _import_lines(imports, names, config=config)
     return RewrittenSource(
         future_annotations=closure.future_annotations,
@@ -137,7 +145,11 @@ def _imports_used(
         for resolved in extracted.resolutions:
             if resolved.import_item is not None:
                 used[resolved.import_item] = None
-    return tuple(sorted(used, key=lambda item: (item.obj is not None, item.module, item.obj or "")))
+    return tuple(
+        sorted(
+            used, key=lambda item: (item.obj is not None, item.module, item.obj or "")
+        )
+    )
 
 
 def _import_lines(
@@ -149,21 +161,33 @@ def _import_lines(
     for item in imports:
         bound = names.name_of(_import_key(item))
         if item.obj is None:
-            aliased = item if item.alias is None and bound == item.bound_name else item.with_alias(bound)
+            aliased = (
+                item
+                if item.alias is None and bound == item.bound_name
+                else item.with_alias(bound)
+            )
             line = aliased.source_statement
-            group = stdlib if classify(item.module, config=config) is Origin.STDLIB else third_party
+            group = (
+                stdlib
+                if classify(item.module, config=config) is Origin.STDLIB
+                else third_party
+            )
             group.append(line)
         else:
             part = item.obj if bound == item.obj else f"{item.obj} as {bound}"
             from_imports.setdefault(item.module, []).append(part)
     for module, parts in from_imports.items():
         line = f"from {module} import {', '.join(sorted(dict.fromkeys(parts)))}"
-        group = stdlib if classify(module, config=config) is Origin.STDLIB else third_party
+        group = (
+            stdlib if classify(module, config=config) is Origin.STDLIB else third_party
+        )
         group.append(line)
-    order = lambda line: (line.startswith("from "), line)  # noqa: E731
-    return tuple(sorted(dict.fromkeys(stdlib), key=order)), tuple(
-        sorted(dict.fromkeys(third_party), key=order)
-    )
+    return _sorted_imports(stdlib), _sorted_imports(third_party)
+
+
+def _sorted_imports(lines: list[str]) -> tuple[str, ...]:
+    """``import x`` lines first, then ``from x import y``, each alphabetical."""
+    return tuple(sorted(set(lines), key=lambda line: (line.startswith("from "), line)))
 
 
 def _rewrite_statement(extracted: ExtractedStatement, names: _NameTable) -> Fragment:
@@ -171,7 +195,9 @@ def _rewrite_statement(extracted: ExtractedStatement, names: _NameTable) -> Frag
     analysis = extracted.analysis
     replacements: dict[int, str] = {}
     string_renames: dict[int, tuple[str, str]] = {}
-    for (node, use), resolved in zip(analysis.read_nodes, extracted.resolutions):
+    for (node, use), resolved in zip(
+        analysis.read_nodes, extracted.resolutions, strict=True
+    ):
         if resolved.symbol is not None:
             new = names.name_of(resolved.symbol)
         elif resolved.import_item is not None:
@@ -242,12 +268,20 @@ class _Renamer(cst.CSTTransformer):
         value = re.sub(rf"\b{re.escape(old)}\b", new, updated_node.value, count=1)
         return updated_node.with_changes(value=value)
 
-    def leave_Global(self, original_node: cst.Global, updated_node: cst.Global) -> cst.Global:
+    def leave_Global(
+        self, original_node: cst.Global, updated_node: cst.Global
+    ) -> cst.Global:
         # ``global X`` inside a function names a module-level binding.
         items = [
-            item.with_changes(name=item.name.with_changes(value=self.global_renames[item.name.value]))
-            if item.name.value in self.global_renames
-            else item
+            (
+                item.with_changes(
+                    name=item.name.with_changes(
+                        value=self.global_renames[item.name.value]
+                    )
+                )
+                if item.name.value in self.global_renames
+                else item
+            )
             for item in updated_node.names
         ]
         return updated_node.with_changes(names=items)

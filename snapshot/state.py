@@ -24,9 +24,9 @@ import numpy as np
 from snapshot.errors import ModelStateError
 
 #: Constructor calls of live models, recorded by the ``__new__`` wrapper below.
-_CONSTRUCTOR_CALLS: weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], dict[str, Any]]] = (
-    weakref.WeakKeyDictionary()
-)
+_CONSTRUCTOR_CALLS: weakref.WeakKeyDictionary[
+    Any, tuple[tuple[Any, ...], dict[str, Any]]
+] = weakref.WeakKeyDictionary()
 
 
 def _install_constructor_recorder() -> None:
@@ -81,8 +81,14 @@ def capture_state(
     """Record ``model``'s constructor arguments and input structure, and check them."""
     input_specs = _input_specs(model, inputs)
     args, varargs, source = _constructor_args(model, config)
-    args = {name: as_literal(value, where=f"constructor argument {name!r}") for name, value in args.items()}
-    varargs = tuple(as_literal(value, where="a positional constructor argument") for value in varargs)
+    args = {
+        name: as_literal(value, where=f"constructor argument {name!r}")
+        for name, value in args.items()
+    }
+    varargs = tuple(
+        as_literal(value, where="a positional constructor argument")
+        for value in varargs
+    )
     _check_rebuild(model, args, varargs, input_specs, source)
     return ModelState(args, varargs, input_specs, source)
 
@@ -130,16 +136,22 @@ def _specs_of(inputs: Any) -> InputStructure:
 
 def _is_array_like_list(value: Any) -> bool:
     # A list of numbers (``[[1, 2, 3]]``) is one tensor, not a list of inputs.
-    return bool(value) and all(isinstance(v, (int, float, list)) for v in value) and not any(
-        hasattr(v, "shape") for v in value
+    return (
+        bool(value)
+        and all(isinstance(v, (int, float, list)) for v in value)
+        and not any(hasattr(v, "shape") for v in value)
     )
 
 
 def _specs_from_shapes(shapes: Any, dtype: str) -> InputStructure:
     if isinstance(shapes, dict):
-        return {str(key): _specs_from_shapes(value, dtype) for key, value in shapes.items()}
-    if isinstance(shapes, (list, tuple)) and shapes and not all(
-        d is None or isinstance(d, int) for d in shapes
+        return {
+            str(key): _specs_from_shapes(value, dtype) for key, value in shapes.items()
+        }
+    if (
+        isinstance(shapes, (list, tuple))
+        and shapes
+        and not all(d is None or isinstance(d, int) for d in shapes)
     ):
         return type(shapes)(_specs_from_shapes(value, dtype) for value in shapes)
     # Unknown dimensions (usually the batch) are built with size 1.
@@ -168,7 +180,9 @@ def _constructor_args(
     return _from_attributes(model, signature), (), "attributes"
 
 
-def _check_config_names(cls: type, signature: inspect.Signature, config: Mapping[str, Any]) -> None:
+def _check_config_names(
+    cls: type, signature: inspect.Signature, config: Mapping[str, Any]
+) -> None:
     parameters = _named_parameters(signature)
     takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     unknown = [name for name in config if name not in parameters]
@@ -220,7 +234,9 @@ def _defines_own_get_config(cls: type) -> bool:
     return False
 
 
-def _from_attributes(model: keras.Model, signature: inspect.Signature) -> dict[str, Any]:
+def _from_attributes(
+    model: keras.Model, signature: inspect.Signature
+) -> dict[str, Any]:
     """Recover arguments stored as ``self.<parameter>``; required ones must be found."""
     args: dict[str, Any] = {}
     for name, parameter in _named_parameters(signature).items():
@@ -256,7 +272,7 @@ def _check_rebuild(
     actual = _variable_layout(rebuilt)
     if expected != actual:
         differing = next(
-            (f"{a} vs {b}" for a, b in zip(expected, actual) if a != b),
+            (f"{a} vs {b}" for a, b in zip(expected, actual, strict=False) if a != b),
             f"{len(expected)} variables vs {len(actual)}",
         )
         raise ModelStateError(
@@ -286,7 +302,10 @@ def as_literal(value: Any, *, where: str) -> Any:
     if type(value) in (list, tuple):
         return type(value)(as_literal(item, where=where) for item in value)
     if type(value) is dict:
-        return {as_literal(k, where=where): as_literal(v, where=where) for k, v in value.items()}
+        return {
+            as_literal(k, where=where): as_literal(v, where=where)
+            for k, v in value.items()
+        }
     raise ModelStateError(
         f"{where} is a {type(value).__name__}, which cannot be written as Python code yet; "
         "pass JSON-like constructor arguments as config="
