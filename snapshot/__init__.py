@@ -4,9 +4,17 @@
 module (the model's classes and helpers, extracted from your codebase), the
 weights and a manifest; ``snapshot.load(path)`` rebuilds the model from it
 without the original code.
+
+Importing this package is cheap: Keras is imported on first use of the API.
+Import it before creating your model so the constructor arguments are recorded.
 """
 
-from snapshot.api import load, save
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from snapshot import record
 from snapshot.config import SnapshotConfig
 from snapshot.errors import (
     ArchiveError,
@@ -20,6 +28,11 @@ from snapshot.errors import (
     WeightsError,
 )
 from snapshot.version import __version__
+
+if TYPE_CHECKING:
+    from snapshot.api import load, save
+
+record.install()
 
 __all__ = [
     "ArchiveError",
@@ -36,3 +49,10 @@ __all__ = [
     "load",
     "save",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # save/load need Keras (and TensorFlow); importing them is deferred to first use.
+    if name in ("save", "load"):
+        return getattr(importlib.import_module("snapshot.api"), name)
+    raise AttributeError(f"module 'snapshot' has no attribute {name!r}")

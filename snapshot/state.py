@@ -2,9 +2,8 @@
 
 Keras 3 does not keep a subclassed Model's constructor arguments (its
 ``Model.__new__`` drops them, so ``get_config()`` reports the defaults).
-Importing :mod:`snapshot` therefore wraps ``keras.Model.__new__`` to remember
-each model's actual call; arguments are then taken, in this order, from the
-caller's ``config``, that record, a ``get_config()`` the class defines itself,
+Arguments are taken, in this order, from the caller's ``config``, the call
+:mod:`snapshot.record` saw, a ``get_config()`` the class defines itself,
 and instance attributes named like the parameters. Whatever the source, the
 arguments are checked by rebuilding the model and comparing its variables.
 """
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,31 +20,7 @@ import keras
 import numpy as np
 
 from snapshot.errors import ModelStateError
-
-#: Constructor calls of live models, recorded by the ``__new__`` wrapper below.
-_CONSTRUCTOR_CALLS: weakref.WeakKeyDictionary[
-    Any, tuple[tuple[Any, ...], dict[str, Any]]
-] = weakref.WeakKeyDictionary()
-
-
-def _install_constructor_recorder() -> None:
-    if getattr(keras.Model.__new__, "_snapshot_recorder", False):
-        return
-    original_new = keras.Model.__new__
-
-    def recording_new(cls: type, *args: Any, **kwargs: Any) -> Any:
-        instance = original_new(cls, *args, **kwargs)
-        try:
-            _CONSTRUCTOR_CALLS[instance] = (args, dict(kwargs))
-        except TypeError:  # an instance that cannot be weakly referenced
-            pass
-        return instance
-
-    recording_new._snapshot_recorder = True  # type: ignore[attr-defined]
-    keras.Model.__new__ = staticmethod(recording_new)  # type: ignore[assignment]
-
-
-_install_constructor_recorder()
+from snapshot.record import recorded_call
 
 
 @dataclass(frozen=True)
@@ -167,9 +141,9 @@ def _constructor_args(
     cls = type(model)
     signature = inspect.signature(cls.__init__)
     if config is not None:
-        _check_config_names(cls, signature, config)
+        check_config_names(cls, config)
         return dict(config), (), "config"
-    recorded = _CONSTRUCTOR_CALLS.get(model)
+    recorded = recorded_call(model)
     if recorded is not None:
         args, varargs = _bind(signature, *recorded)
         return args, varargs, "recorded call"
@@ -180,9 +154,9 @@ def _constructor_args(
     return _from_attributes(model, signature), (), "attributes"
 
 
-def _check_config_names(
-    cls: type, signature: inspect.Signature, config: Mapping[str, Any]
-) -> None:
+def check_config_names(cls: type, config: Mapping[str, Any]) -> None:
+    """Raise ModelStateError when ``config`` names unknown or lacks required arguments."""
+    signature = inspect.signature(cls.__init__)
     parameters = _named_parameters(signature)
     takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     unknown = [name for name in config if name not in parameters]

@@ -1,0 +1,214 @@
+"""The ``snapshot`` command line: a thin click layer over :mod:`snapshot.api`.
+
+Exit status: 0 success; 1 bad input (target, weights, config, inputs, archive);
+2 command-line usage error; 3 the model's code cannot be extracted statically;
+123 internal error (a bug in keras-snapshot).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 1
+EXIT_UNSUPPORTED_SOURCE = 3
+EXIT_INTERNAL_ERROR = 123
+
+_EXIT_CODES_HELP = (
+    "Exit status: 0 on success; 1 when an input is wrong (target, weights, config, "
+    "inputs, output path); 2 on a command-line usage error; 3 when the model's code "
+    "uses something that cannot be extracted statically (every such place is listed); "
+    "123 on an internal error."
+)
+
+
+def _model_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by the commands that build a model from a TARGET."""
+    options = [
+        click.argument("target"),
+        click.option(
+            "--config",
+            "config_text",
+            metavar="JSON|FILE",
+            help="Constructor arguments of the model class, as a JSON object or a "
+            "JSON file. Default: none.",
+        ),
+        click.option(
+            "--input",
+            "input_specs",
+            metavar="[NAME=]SHAPE[:DTYPE]",
+            multiple=True,
+            help="An input to build the model on, e.g. '1,3' or 'tokens=2,5:int32' "
+            "(dtype defaults to float32). Repeat for several inputs: unnamed ones form "
+            "a list, named ones a dict.",
+        ),
+        click.option(
+            "--inputs",
+            "inputs_file",
+            type=click.Path(dir_okay=False),
+            help="An .npz file with example inputs: one array, arrays arr_0, arr_1, ... "
+            "(a list), or named arrays (a dict).",
+        ),
+        click.option(
+            "--intern",
+            multiple=True,
+            metavar="PATTERN",
+            help="Extract modules matching this glob (e.g. 'keras_hub') even if they are "
+            "installed packages. Repeatable.",
+        ),
+        click.option(
+            "--extern",
+            multiple=True,
+            metavar="PATTERN",
+            help="Keep modules matching this glob as imports even if they are your own "
+            "code. Repeatable.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@click.group(
+    help=f"Save subclassed Keras models as standalone code plus weights.\n\n{_EXIT_CODES_HELP}"
+)
+@click.version_option(package_name="keras-snapshot")
+def cli() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@cli.command(
+    "model",
+    help="Snapshot the model class TARGET ('package.module:Class' or 'path/to/file.py:Class') "
+    "into an archive: the class is built with --config on the given inputs, its weights "
+    f"loaded from --weights, then saved with its extracted source.\n\n{_EXIT_CODES_HELP}",
+)
+@_model_options
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(),
+    help="Where to write the archive (a zip file, or a folder with --dir).",
+)
+@click.option(
+    "--weights",
+    type=click.Path(dir_okay=False),
+    help="Weights to load into the model first: a .weights.h5 or .keras file. "
+    "Without it the snapshot holds freshly initialised weights.",
+)
+@click.option("--dir", "as_dir", is_flag=True, help="Write the members into a folder.")
+@click.option("--force", is_flag=True, help="Replace an existing archive at --output.")
+def model_command(
+    target: str,
+    config_text: str | None,
+    input_specs: tuple[str, ...],
+    inputs_file: str | None,
+    intern: tuple[str, ...],
+    extern: tuple[str, ...],
+    output: str,
+    weights: str | None,
+    as_dir: bool,
+    force: bool,
+) -> None:
+    def run() -> None:
+        from snapshot import api
+        from snapshot.cli_inputs import build_target_model
+
+        model, config, inputs = build_target_model(
+            target, config_text, input_specs, inputs_file, weights
+        )
+        path = api.save(
+            model,
+            output,
+            inputs=inputs,
+            config=config,
+            intern=intern,
+            extern=extern,
+            layout="dir" if as_dir else "zip",
+            overwrite=force,
+        )
+        click.echo(f"wrote {path}")
+
+    _run(run)
+
+
+@cli.command(
+    "source",
+    help="Print the standalone module generated for TARGET to stdout (no weights, "
+    f"nothing written).\n\n{_EXIT_CODES_HELP}",
+)
+@_model_options
+def source_command(
+    target: str,
+    config_text: str | None,
+    input_specs: tuple[str, ...],
+    inputs_file: str | None,
+    intern: tuple[str, ...],
+    extern: tuple[str, ...],
+) -> None:
+    def run() -> None:
+        from snapshot import api
+        from snapshot.cli_inputs import build_target_model
+        from snapshot.config import SnapshotConfig
+        from snapshot.locate import locate_class
+        from snapshot.state import capture_state
+
+        model, config, inputs = build_target_model(
+            target, config_text, input_specs, inputs_file, None
+        )
+        state = capture_state(model, inputs=inputs, config=config)
+        options = SnapshotConfig(intern=intern, extern=extern)
+        source, _ = api.generate_source(
+            locate_class(type(model)), state, config=options
+        )
+        click.echo(source.text, nl=False)
+
+    _run(run)
+
+
+def _run(command: Callable[[], None]) -> None:
+    from snapshot.errors import SnapshotError, UnsupportedSourceError
+
+    try:
+        _import_keras_quietly()
+        command()
+    except UnsupportedSourceError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_UNSUPPORTED_SOURCE)
+    except SnapshotError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except Exception:
+        traceback.print_exc()
+        click.echo("internal error in keras-snapshot; please report it", err=True)
+        sys.exit(EXIT_INTERNAL_ERROR)
+
+
+def _import_keras_quietly() -> None:
+    """Import Keras with file descriptor 2 closed.
+
+    TensorFlow's native start-up messages (absl, oneDNN, CPU features) ignore
+    TF_CPP_MIN_LOG_LEVEL and would bury the one line this command prints.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def main() -> None:
+    """Entry point of the ``snapshot`` console script."""
+    cli(prog_name="snapshot")

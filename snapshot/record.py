@@ -1,0 +1,76 @@
+"""Remember the arguments each ``keras.Model`` subclass instance was constructed with.
+
+Keras 3 drops them (``Model.__new__`` does not pass them on, so ``get_config()``
+reports the defaults). ``import snapshot`` wraps ``keras.Model.__new__`` to keep
+each call, weakly keyed by the instance: at once when Keras is already imported,
+otherwise as soon as it is, so ``import snapshot`` itself stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import sys
+import weakref
+from types import ModuleType
+from typing import Any
+
+#: Constructor calls of live models: positional and keyword arguments.
+CONSTRUCTOR_CALLS: weakref.WeakKeyDictionary[
+    Any, tuple[tuple[Any, ...], dict[str, Any]]
+] = weakref.WeakKeyDictionary()
+
+
+def recorded_call(model: Any) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """The ``(args, kwargs)`` ``model`` was constructed with, if recorded."""
+    return CONSTRUCTOR_CALLS.get(model)
+
+
+def install() -> None:
+    """Wrap ``keras.Model.__new__`` now, or when Keras is first imported."""
+    keras_module = sys.modules.get("keras")
+    if keras_module is not None and hasattr(keras_module, "Model"):
+        _wrap_model_new(keras_module)
+    elif not any(isinstance(finder, _KerasImportWatcher) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _KerasImportWatcher())
+
+
+def _wrap_model_new(keras_module: ModuleType) -> None:
+    model_class = keras_module.Model
+    if getattr(model_class.__new__, "_snapshot_recorder", False):
+        return
+    original_new = model_class.__new__
+
+    def recording_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        instance = original_new(cls, *args, **kwargs)
+        try:
+            CONSTRUCTOR_CALLS[instance] = (args, dict(kwargs))
+        except TypeError:  # an instance that cannot be weakly referenced
+            pass
+        return instance
+
+    recording_new._snapshot_recorder = True  # type: ignore[attr-defined]
+    model_class.__new__ = staticmethod(recording_new)
+
+
+class _KerasImportWatcher(importlib.abc.MetaPathFinder):
+    """Finds nothing itself; wraps the loader of ``keras`` to install the recorder."""
+
+    def find_spec(
+        self, fullname: str, path: Any, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+        original_exec = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            original_exec(module)
+            _wrap_model_new(module)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
