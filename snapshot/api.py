@@ -20,7 +20,7 @@ from snapshot.collect import collect
 from snapshot.config import SnapshotConfig
 from snapshot.errors import NotAModelError
 from snapshot.format import FormattedSource, format_source
-from snapshot.load import load_archive
+from snapshot.loader import load_archive
 from snapshot.locate import locate_class
 from snapshot.model import ModelTarget
 from snapshot.provenance import Provenance, describe_sources
