@@ -54,14 +54,18 @@ def _wrap_model_new(keras_module: ModuleType) -> None:
 
 
 class _KerasImportWatcher(importlib.abc.MetaPathFinder):
-    """Finds nothing itself; wraps the loader of ``keras`` to install the recorder."""
+    """Finds nothing itself; wraps the loader of ``keras`` to install the recorder.
+
+    It stays on ``sys.meta_path`` until Keras is actually executed: a mere
+    ``importlib.util.find_spec("keras")`` probe (TensorFlow makes one) does not
+    import anything.
+    """
 
     def find_spec(
         self, fullname: str, path: Any, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname != "keras":
             return None
-        sys.meta_path.remove(self)
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return spec
@@ -70,6 +74,8 @@ class _KerasImportWatcher(importlib.abc.MetaPathFinder):
 
         def exec_module(module: ModuleType) -> None:
             original_exec(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             _wrap_model_new(module)
 
         loader.exec_module = exec_module  # type: ignore[method-assign]
