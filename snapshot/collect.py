@@ -10,7 +10,6 @@ Problems are gathered, never raised mid-walk, and reported together.
 from __future__ import annotations
 
 import builtins
-import heapq
 import itertools
 from dataclasses import dataclass
 
@@ -29,6 +28,8 @@ from snapshot.model import (
 from snapshot.modules import Origin, classify, find_module
 from snapshot.parse import ModuleIndex, read_module
 from snapshot.resolve import StatementAnalysis, analyse_statement
+
+_Edges = dict[tuple[str, int], set[tuple[str, int]]]
 
 #: Builtins whose use means code the analyzer cannot follow.
 _DYNAMIC_BUILTINS = {
@@ -91,7 +92,7 @@ def collect(target: ModelTarget, *, config: SnapshotConfig) -> DependencyClosure
     walker.run()
     if walker.problems:
         raise UnsupportedSourceError(walker.problems)
-    ordered = _import_order(walker.extracted, walker.import_time_edges())
+    ordered = _import_order(walker.extracted, *walker.dependency_edges())
     modules = sorted({s.statement.module for s in ordered})
     indexes = tuple(walker.indexes[name] for name in modules)
     return DependencyClosure(
@@ -281,29 +282,34 @@ class _ClosureWalker:
 
     # Ordering ------------------------------------------------------------------------
 
-    def import_time_edges(self) -> dict[tuple[str, int], set[tuple[str, int]]]:
-        """For each statement, the statements that must run before it."""
-        edges: dict[tuple[str, int], set[tuple[str, int]]] = {
-            k: set() for k in self.extracted
-        }
+    def dependency_edges(self) -> tuple[_Edges, _Edges]:
+        """For each statement, what must run before it, and what should come before it.
+
+        Returns ``(hard, soft)``: hard edges come from reads at import time
+        (bases, decorators, defaults, module-level values) and from statements of
+        one module touching the same name; soft edges from reads inside function
+        bodies, which only make the output read top-down.
+        """
+        hard: _Edges = {key: set() for key in self.extracted}
+        soft: _Edges = {key: set() for key in self.extracted}
         for key, extracted in self.extracted.items():
             pairs = zip(
                 extracted.analysis.read_nodes, extracted.resolutions, strict=True
             )
             for (_, use), resolved in pairs:
-                if resolved.symbol is None or not use.at_import_time:
+                if resolved.symbol is None:
                     continue
                 for position in self._statements_of.get(resolved.symbol, ()):
                     other = (resolved.symbol.module, position)
-                    # A statement that rebinds or changes a name it reads runs
-                    # after the earlier bindings only.
-                    if other != key and not (other[0] == key[0] and other[1] > key[1]):
-                        edges[key].add(other)
-        # Statements of one module that touch the same name keep their order.
+                    # A statement reading a name that a later statement of its
+                    # own module rebinds or changes depends on the earlier ones only.
+                    if other == key or (other[0] == key[0] and other[1] > key[1]):
+                        continue
+                    (hard if use.at_import_time else soft)[key].add(other)
         for symbol, positions in self._statements_of.items():
             for earlier, later in itertools.pairwise(positions):
-                edges[(symbol.module, later)].add((symbol.module, earlier))
-        return edges
+                hard[(symbol.module, later)].add((symbol.module, earlier))
+        return hard, soft
 
 
 def _is_import_module_call(item: ImportItem, use: NameUse, resolved: Resolved) -> bool:
@@ -312,33 +318,23 @@ def _is_import_module_call(item: ImportItem, use: NameUse, resolved: Resolved) -
 
 
 def _import_order(
-    extracted: dict[tuple[str, int], ExtractedStatement],
-    edges: dict[tuple[str, int], set[tuple[str, int]]],
+    extracted: dict[tuple[str, int], ExtractedStatement], hard: _Edges, soft: _Edges
 ) -> list[ExtractedStatement]:
-    """Topological order; ties go to module name, then source position."""
-    waiting = {key: set(before) for key, before in edges.items()}
-    dependents: dict[tuple[str, int], list[tuple[str, int]]] = {
-        key: [] for key in extracted
-    }
-    for key, before in waiting.items():
-        for other in before:
-            dependents[other].append(key)
-    ready = [key for key, before in waiting.items() if not before]
-    heapq.heapify(ready)
-    done: set[tuple[str, int]] = set()
+    """Order statements so hard edges always hold and soft edges where they can.
+
+    Among the statements whose hard dependencies are placed, one whose soft
+    dependencies are placed too goes first; ties go to module name, then
+    source position. An import-time cycle (which Python could not run either)
+    falls back to source order so the result stays deterministic.
+    """
+    placed: set[tuple[str, int]] = set()
     ordered: list[ExtractedStatement] = []
-    while len(ordered) < len(extracted):
-        if not ready:
-            # An import-time cycle cannot run in Python either; fall back to
-            # source order for what remains so the result stays deterministic.
-            ready = [min(key for key in extracted if key not in done)]
-        key = heapq.heappop(ready)
-        if key in done:
-            continue
-        done.add(key)
+    remaining = sorted(extracted)
+    while remaining:
+        ready = [key for key in remaining if hard[key] <= placed] or remaining[:1]
+        settled = [key for key in ready if soft[key] - {key} <= placed]
+        key = (settled or ready)[0]
+        remaining.remove(key)
+        placed.add(key)
         ordered.append(extracted[key])
-        for dependent in dependents[key]:
-            waiting[dependent].discard(key)
-            if not waiting[dependent] and dependent not in done:
-                heapq.heappush(ready, dependent)
     return ordered

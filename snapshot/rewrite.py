@@ -43,6 +43,14 @@ class Fragment:
     first_line: int
     last_line: int
     code: str
+
+    @property
+    def origin(self) -> str:
+        """``zoo.layers, lines 3-9``: where the code was taken from."""
+        if self.first_line == self.last_line:
+            return f"{self.module}, line {self.first_line}"
+        return f"{self.module}, lines {self.first_line}-{self.last_line}"
+
     #: Original names of classes renamed here; Keras derives layer names from them.
     kept_class_names: tuple[tuple[str, str], ...] = ()
 
@@ -118,8 +126,17 @@ class _NameTable:
 
 
 def _renamed_candidate(symbol: SymbolRef) -> str:
-    """Name to try when ``symbol``'s own name is taken: ``Encoder_blocks``."""
-    return f"{symbol.name}_{symbol.module.rpartition('.')[2]}"
+    """Name to try when ``symbol``'s own name is taken, from its module's name.
+
+    ``zoo.blocks.Encoder`` becomes ``Encoder_blocks``; a module part that just
+    repeats the name (``zoo.layers.encoder.Encoder``) is skipped: ``Encoder_layers``.
+    """
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", symbol.name).lower()
+    parts = [
+        p for p in symbol.module.split(".") if p not in (snake, "__init__", "__main__")
+    ]
+    suffix = parts[-1] if parts else "module"
+    return f"{symbol.name}_{suffix}"
 
 
 def _import_key(item: ImportItem) -> ImportItem:

@@ -1,0 +1,2 @@
+from .dense import ScaledDense
+from .encoder import Encoder as Encoder
