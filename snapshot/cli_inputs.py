@@ -10,7 +10,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from snapshot.errors import ModelStateError, WeightsError
+from snapshot.errors import ModelStateError, WeightsError, one_line
 from snapshot.locate import import_target
 from snapshot.state import check_config_names
 
@@ -36,11 +36,15 @@ def build_target_model(
     try:
         model = cls(**config)
     except Exception as error:
-        raise ModelStateError(f"{target}({_brief(config)}) failed: {error}") from None
+        raise ModelStateError(
+            f"{target}({_brief(config)}) failed: {one_line(error)}"
+        ) from None
     try:
         model(inputs)
     except Exception as error:
-        raise ModelStateError(f"inputs do not fit {cls.__name__}: {error}") from None
+        raise ModelStateError(
+            f"inputs do not fit {cls.__name__}: {one_line(error)}"
+        ) from None
     if weights is not None:
         _load_weights(model, Path(weights))
     return model, config, inputs
@@ -111,7 +115,9 @@ def _read_npz(path: Path) -> Any:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError) as error:
-        raise ModelStateError(f"{path}: not a readable .npz file: {error}") from None
+        raise ModelStateError(
+            f"{path}: not a readable .npz file: {one_line(error)}"
+        ) from None
     if not arrays:
         raise ModelStateError(f"{path}: holds no arrays")
     positional = [f"arr_{i}" for i in range(len(arrays))]
@@ -128,7 +134,7 @@ def _load_weights(model: keras.Model, path: Path) -> None:
         model.load_weights(path)
     except Exception as error:
         raise WeightsError(
-            f"{path}: cannot load into {type(model).__name__}: {error}"
+            f"{path}: cannot load into {type(model).__name__}: {one_line(error)}"
         ) from None
 
 

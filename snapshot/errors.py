@@ -11,6 +11,12 @@ from collections.abc import Iterable
 from snapshot.model import Problem, Reason
 
 
+def one_line(message: object, *, limit: int = 300) -> str:
+    """Another library's error message folded onto one line, cut at ``limit``."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class SnapshotError(Exception):
     """Base class of every error keras-snapshot raises for bad input."""
 

@@ -11,7 +11,7 @@ from types import ModuleType
 import keras
 
 from snapshot.archive import read_archive
-from snapshot.errors import ArchiveError, WeightsError
+from snapshot.errors import ArchiveError, WeightsError, one_line
 
 
 def load_archive(path: Path) -> keras.Model:
@@ -30,7 +30,7 @@ def load_archive(path: Path) -> keras.Model:
             return module.load_model(weights_path)
         except ValueError as error:
             raise WeightsError(
-                f"{path}: the weights do not fit the model: {error}"
+                f"{path}: the weights do not fit the model: {one_line(error)}"
             ) from None
 
 

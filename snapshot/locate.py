@@ -14,6 +14,7 @@ from snapshot.errors import (
     SourceNotFoundError,
     SourceSyntaxError,
     TargetNotFoundError,
+    one_line,
 )
 from snapshot.model import ModelTarget, ModuleSource
 from snapshot.modules import find_module
@@ -99,11 +100,13 @@ def _import_module(name: str) -> object:
     except ModuleNotFoundError as error:
         if error.name and (name == error.name or name.startswith(error.name + ".")):
             raise TargetNotFoundError(f"no module named {name!r}") from None
-        raise TargetNotFoundError(f"importing {name} failed: {error}") from None
+        raise TargetNotFoundError(
+            f"importing {name} failed: {one_line(error)}"
+        ) from None
     except Exception as error:  # the user's module raised while importing
         where = _innermost_frame(error)
         raise TargetNotFoundError(
-            f"{where}importing {name} failed: {type(error).__name__}: {error}"
+            f"{where}importing {name} failed: {type(error).__name__}: {one_line(error)}"
         ) from None
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from snapshot.errors import ModelStateError
+from snapshot.errors import ModelStateError, one_line
 from snapshot.record import recorded_call
 
 
@@ -240,7 +240,7 @@ def _check_rebuild(
     except Exception as error:
         raise ModelStateError(
             f"{cls.__name__} cannot be rebuilt from its arguments (taken from {source}) "
-            f"and inputs: {type(error).__name__}: {error}"
+            f"and inputs: {type(error).__name__}: {one_line(error)}"
         ) from None
     expected = _variable_layout(model)
     actual = _variable_layout(rebuilt)

@@ -33,7 +33,7 @@ def update_goldens(request: pytest.FixtureRequest) -> bool:
 
 #: Runs first in every isolated interpreter: refuses imports of the blocked
 #: top-level modules, so a snapshot that still needs the original code fails loudly.
-_BLOCKER = '''
+_BLOCKER = """
 import importlib.abc, sys
 BLOCKED = set(sys.argv[1].split(","))
 class Blocker(importlib.abc.MetaPathFinder):
@@ -42,7 +42,7 @@ class Blocker(importlib.abc.MetaPathFinder):
             raise ImportError(f"blocked first-party import: {name}")
         return None
 sys.meta_path.insert(0, Blocker())
-'''
+"""
 
 
 def run_isolated(script: str, *, blocked: tuple[str, ...], workdir: Path) -> Any:
@@ -56,7 +56,13 @@ def run_isolated(script: str, *, blocked: tuple[str, ...], workdir: Path) -> Any
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     completed = subprocess.run(
-        [sys.executable, "-I", "-c", _BLOCKER + textwrap.dedent(script), ",".join(blocked)],
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            _BLOCKER + textwrap.dedent(script),
+            ",".join(blocked),
+        ],
         cwd=workdir,
         env=env,
         capture_output=True,

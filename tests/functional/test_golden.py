@@ -38,9 +38,9 @@ def test_generated_module_matches_golden(case: Case, update_goldens: bool) -> No
     if update_goldens:
         golden.write_text(generated, encoding="utf-8")
     assert golden.is_file(), f"missing {golden}; run pytest --update-goldens"
-    assert golden.read_text(encoding="utf-8") == generated, (
-        f"{golden.name} is stale; run pytest tests/functional/test_golden.py --update-goldens"
-    )
+    assert (
+        golden.read_text(encoding="utf-8") == generated
+    ), f"{golden.name} is stale; run pytest tests/functional/test_golden.py --update-goldens"
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)

@@ -88,7 +88,9 @@ def round_trips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         npz = work / f"{case.name}.npz"
         np.savez(npz, batch=batch, expected=np.asarray(model(batch)))
         archive = snapshot.save(model, work / f"{case.name}.snapshot", inputs=inputs)
-        folder = snapshot.save(model, work / f"{case.name}_dir", inputs=inputs, layout="dir")
+        folder = snapshot.save(
+            model, work / f"{case.name}_dir", inputs=inputs, layout="dir"
+        )
         archives = {case.name: (archive, folder)}
         if case.cli_target:
             cli_archive = _snapshot_with_cli(case, model, work)

@@ -1,0 +1,5 @@
+from badzoo.helpers import *
+
+
+def uses_star():
+    return helper()

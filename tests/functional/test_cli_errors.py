@@ -1,0 +1,166 @@
+"""Bad input to the command line: one line naming the culprit, an exit code, nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cases import ASSETS, EXAMPLES
+from snapshot.cli import cli
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+
+def _invoke(args: list[str], cwd: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert not (cwd / "out.snapshot").exists(), "nothing may be written on error"
+    assert sorted(p.name for p in cwd.iterdir() if p.name.startswith(".snapshot")) == []
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def weights_of_other_model(tmp_path: Path) -> Path:
+    import seed_pickle
+
+    model = seed_pickle.MyModel()
+    model(seed_pickle.np.zeros((1, 3), "float32"))
+    path = tmp_path / "other.weights.h5"
+    model.save_weights(path)
+    return path
+
+
+@pytest.fixture
+def broken_file(tmp_path: Path) -> Path:
+    path = tmp_path / "broken_model.py"
+    path.write_text("import keras\n\nclass Broken(keras.Model)\n    pass\n")
+    return path
+
+
+_SEED = str(EXAMPLES / "seed_custom_layer.py")
+_BAD_INPUTS = {
+    "module not found": (
+        ["no_such_pkg.models:Net"],
+        "error: no module named 'no_such_pkg.models'",
+    ),
+    "class not found": (
+        [f"{_SEED}:Nope"],
+        f"error: {_SEED}: no class 'Nope' in seed_custom_layer",
+    ),
+    "not a model": (
+        [f"{_SEED}:MyCustomLayer"],
+        f"error: {_SEED}:MyCustomLayer: MyCustomLayer is not a subclass of keras.Model",
+    ),
+    "malformed target": (
+        ["seed_custom_layer"],
+        "error: target 'seed_custom_layer' is not of the form package.module:ClassName "
+        "or path/to/file.py:ClassName",
+    ),
+    "missing weights file": (
+        [f"{_SEED}:MyModel", "--weights", "missing.weights.h5"],
+        "error: missing.weights.h5: no such weights file",
+    ),
+    "unknown config argument": (
+        [f"{_SEED}:MyModel", "--config", '{"units": 3}'],
+        "error: config names 'units', which MyModel.__init__ does not take",
+    ),
+    "config is not JSON": (
+        [f"{_SEED}:MyModel", "--config", "{units: 3}"],
+        "error: --config:1: invalid JSON: Expecting property name enclosed in double quotes",
+    ),
+    "bad input spec": (
+        [f"{_SEED}:MyModel", "--input", "1,x"],
+        "error: --input '1,x': expected [NAME=]SHAPE[:DTYPE], e.g. 1,3 or tokens=2,5:int32",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_INPUTS))
+def test_bad_input_gives_one_line_and_exit_1(case: str, tmp_path: Path) -> None:
+    args, expected = _BAD_INPUTS[case]
+    if "--input" not in args:
+        args = [*args, "--input", "1,3"]
+    code, output = _invoke(["model", *args, "-o", "out.snapshot"], tmp_path)
+    assert (code, output.strip()) == (1, expected)
+
+
+def test_missing_inputs_are_asked_for(tmp_path: Path) -> None:
+    code, output = _invoke(
+        ["model", f"{_SEED}:MyModel", "-o", "out.snapshot"], tmp_path
+    )
+    assert code == 1
+    assert output.strip() == (
+        "error: the model needs example inputs to be built: give --input SHAPE[:DTYPE] "
+        "(e.g. --input 1,3) or --inputs FILE.npz"
+    )
+
+
+def test_weights_of_another_model_are_refused(
+    tmp_path: Path, weights_of_other_model: Path
+) -> None:
+    args = [
+        "model",
+        f"{_SEED}:MyModel",
+        "--input",
+        "1,3",
+        "--weights",
+        str(weights_of_other_model),
+    ]
+    code, output = _invoke([*args, "-o", "out.snapshot"], tmp_path)
+    assert code == 1
+    assert output.startswith(
+        f"error: {weights_of_other_model}: cannot load into MyModel: "
+    )
+    assert len(output.strip().splitlines()) == 1
+
+
+def test_syntax_error_names_file_and_line(tmp_path: Path, broken_file: Path) -> None:
+    code, output = _invoke(
+        ["model", f"{broken_file}:Broken", "--input", "1,3", "-o", "out.snapshot"],
+        tmp_path,
+    )
+    assert (code, output.strip()) == (
+        1,
+        f"error: {broken_file}:3: syntax error: expected ':'",
+    )
+
+
+def test_existing_output_is_not_replaced_without_force(tmp_path: Path) -> None:
+    existing = tmp_path / "taken.snapshot"
+    existing.write_bytes(b"keep me")
+    args = ["model", f"{_SEED}:MyModel", "--input", "1,3", "-o", str(existing)]
+    code, output = _invoke(args, tmp_path)
+    assert (code, output.strip()) == (
+        1,
+        f"error: {existing}: already exists; pass overwrite=True (--force) to replace it",
+    )
+    assert existing.read_bytes() == b"keep me"
+
+
+def test_unextractable_code_lists_every_problem_grouped_by_reason(
+    tmp_path: Path,
+) -> None:
+    model_py = ASSETS / "badzoo" / "model.py"
+    starred_py = ASSETS / "badzoo" / "starred.py"
+    code, output = _invoke(
+        ["model", "badzoo.model:Broken", "--input", "1,3", "-o", "out.snapshot"],
+        tmp_path,
+    )
+    assert code == 3
+    assert output == (
+        "error: cannot extract the model's code:\n"
+        "* Name is bound nowhere; define or import it.\n"
+        f"    {model_py}:20  undefined_thing in badzoo.model\n"
+        "* Star import from a first-party module; import the names explicitly.\n"
+        f"    {starred_py}:5  helper may come from 'from badzoo.helpers import *'\n"
+        "* Dynamic import of code the analyzer cannot follow; use a plain import statement.\n"
+        f"    {model_py}:18  importlib.import_module(...)\n"
+        "* globals() lookup cannot be followed; reference the names directly.\n"
+        f"    {model_py}:17  globals(...)\n"
+        "* exec/eval of code the analyzer cannot see; write the code out.\n"
+        f"    {model_py}:19  eval(...)\n"
+    )
