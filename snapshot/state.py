@@ -54,6 +54,9 @@ def capture_state(
 ) -> ModelState:
     """Record ``model``'s constructor arguments and input structure, and check them."""
     input_specs = _input_specs(model, inputs)
+    if not model.built:
+        # An unbuilt model has no weights to save yet; build it like the loader will.
+        _call_on(model, zeros_like_specs(input_specs))
     args, varargs, source = _constructor_args(model, config)
     args = {
         name: as_literal(value, where=f"constructor argument {name!r}")
@@ -80,6 +83,15 @@ def _map_specs(function: Any, specs: InputStructure) -> Any:
     if isinstance(specs, (list, tuple)):
         return type(specs)(_map_specs(function, value) for value in specs)
     raise TypeError(f"not an input structure: {specs!r}")
+
+
+def _call_on(model: keras.Model, inputs: Any) -> None:
+    try:
+        model(inputs)
+    except Exception as error:
+        raise ModelStateError(
+            f"inputs do not fit {type(model).__name__}: {one_line(error)}"
+        ) from None
 
 
 # Inputs ------------------------------------------------------------------------------

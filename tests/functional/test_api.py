@@ -1,0 +1,144 @@
+"""snapshot.save / snapshot.load in a training script's process: state capture and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import snapshot
+from snapshot import record
+from statecases.models import HidesUnits, StoresUnits, TakesActivation
+
+BATCH = np.arange(6, dtype="float32").reshape(2, 3)
+
+
+def _forget_recorded_call(model: keras.Model) -> None:
+    # As if the model had been created before `import snapshot`.
+    del record.CONSTRUCTOR_CALLS[model]
+
+
+def test_recorded_call_gives_the_real_arguments_not_keras_defaults(
+    tmp_path: Path,
+) -> None:
+    model = HidesUnits(width=5)
+    model(BATCH)
+    path = snapshot.save(model, tmp_path / "hides.snapshot")
+    loaded = snapshot.load(path)
+    np.testing.assert_array_equal(np.asarray(loaded(BATCH)), np.asarray(model(BATCH)))
+    manifest = json.loads(
+        (
+            snapshot.save(model, tmp_path / "d", layout="dir") / "snapshot.json"
+        ).read_text()
+    )
+    assert manifest["model"]["constructor_args_from"] == "recorded call"
+
+
+def test_attributes_recover_arguments_when_no_call_was_recorded(tmp_path: Path) -> None:
+    model = StoresUnits(4)
+    model(BATCH)
+    _forget_recorded_call(model)
+    folder = snapshot.save(model, tmp_path / "stores", layout="dir")
+    module_text = (folder / "stores_units_snapshot.py").read_text()
+    assert "model = StoresUnits(units=4)" in module_text
+
+
+def test_unrecoverable_required_argument_is_a_clear_error(tmp_path: Path) -> None:
+    model = HidesUnits(3)
+    model(BATCH)
+    _forget_recorded_call(model)
+    with pytest.raises(snapshot.ModelStateError) as raised:
+        snapshot.save(model, tmp_path / "x.snapshot")
+    assert str(raised.value) == (
+        "cannot recover required argument 'width' of HidesUnits; import snapshot before "
+        "creating the model, or pass config={'width': ...}"
+    )
+    assert not (tmp_path / "x.snapshot").exists()
+
+
+def test_wrong_config_is_caught_by_rebuilding(tmp_path: Path) -> None:
+    model = HidesUnits(3)
+    model(BATCH)
+    with pytest.raises(snapshot.ModelStateError) as raised:
+        snapshot.save(model, tmp_path / "x.snapshot", config={"width": 7})
+    assert str(raised.value) == (
+        "HidesUnits rebuilt from its arguments (taken from config) differs from the live "
+        "model (((3, 3), 'float32') vs ((3, 7), 'float32')); pass the constructor "
+        "arguments as config="
+    )
+
+
+def test_argument_that_is_not_plain_data_is_refused(tmp_path: Path) -> None:
+    model = TakesActivation(keras.activations.gelu)
+    model(BATCH)
+    with pytest.raises(snapshot.ModelStateError) as raised:
+        snapshot.save(model, tmp_path / "x.snapshot")
+    assert str(raised.value) == (
+        "constructor argument 'activation' is a function, which cannot be written as "
+        "Python code yet; pass JSON-like constructor arguments as config="
+    )
+
+
+def test_model_never_called_needs_inputs(tmp_path: Path) -> None:
+    with pytest.raises(snapshot.ModelStateError) as raised:
+        snapshot.save(StoresUnits(2), tmp_path / "x.snapshot")
+    assert str(raised.value) == (
+        "StoresUnits has not been called on data yet, so its input shapes are unknown; "
+        "pass inputs= (an example batch) to snapshot.save"
+    )
+    path = snapshot.save(StoresUnits(2), tmp_path / "x.snapshot", inputs=BATCH)
+    assert snapshot.load(path)(BATCH).shape == (2, 2)
+
+
+def test_class_defined_in_a_function_is_refused(tmp_path: Path) -> None:
+    class Local(keras.Model):
+        def call(self, x):
+            return x
+
+    model = Local()
+    model(BATCH)
+    with pytest.raises(snapshot.SourceNotFoundError) as raised:
+        snapshot.save(model, tmp_path / "x.snapshot")
+    assert "is defined inside a function or class; move it to the top level" in str(
+        raised.value
+    )
+
+
+def test_not_a_model_and_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(snapshot.NotAModelError):
+        snapshot.save(keras.layers.Dense(2), tmp_path / "x.snapshot")  # type: ignore[arg-type]
+    model = StoresUnits(2)
+    model(BATCH)
+    with pytest.raises(snapshot.ArchiveError) as raised:
+        snapshot.save(model, tmp_path / "missing" / "x.snapshot")
+    assert str(raised.value) == (
+        f"{tmp_path / 'missing' / 'x.snapshot'}: folder {tmp_path / 'missing'} does not exist"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_changed_member_is_refused(tmp_path: Path) -> None:
+    model = StoresUnits(2)
+    model(BATCH)
+    folder = snapshot.save(model, tmp_path / "snap", layout="dir")
+    module = folder / "stores_units_snapshot.py"
+    module.write_text(module.read_text() + "\nimport os\n")
+    with pytest.raises(snapshot.ArchiveError) as raised:
+        snapshot.load(folder)
+    assert str(raised.value) == (
+        f"{folder}: member stores_units_snapshot.py was changed after the archive was written"
+    )
+
+
+def test_snapshot_loads_beside_the_original_code_twice(tmp_path: Path) -> None:
+    model = StoresUnits(3)
+    model(BATCH)
+    path = snapshot.save(model, tmp_path / "twice.snapshot")
+    first, second = snapshot.load(path), snapshot.load(path)
+    expected = np.asarray(model(BATCH))
+    np.testing.assert_array_equal(np.asarray(first(BATCH)), expected)
+    np.testing.assert_array_equal(np.asarray(second(BATCH)), expected)
+    assert type(first) is type(second) and type(first) is not StoresUnits
