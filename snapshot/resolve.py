@@ -54,9 +54,11 @@ def analyse_statement(
     except cst.ParserSyntaxError as error:
         line = statement.first_line + error.raw_line - 1
         raise SourceSyntaxError(path, line, error.message) from None
+    # The tree is ours alone, so LibCST's defensive deep copy is skipped; both
+    # providers are resolved in one batched traversal.
     wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
-    scopes = wrapper.resolve(ScopeProvider)
-    positions = wrapper.resolve(PositionProvider)
+    metadata = wrapper.resolve_many([ScopeProvider, PositionProvider])
+    scopes, positions = metadata[ScopeProvider], metadata[PositionProvider]
     chains = _AttributeChainGatherer()
     tree.visit(chains)
 

@@ -1,0 +1,156 @@
+"""Benchmark keras-snapshot against Keras' own `.keras` format on the example models.
+
+Run: python bench/bench_snapshot.py [--repeat N] [--cold]
+
+Per model it prints medians of N runs (in-process) and the ratios:
+  save      snapshot.save vs model.save("x.keras")
+  load      snapshot.load vs keras.saving.load_model("x.keras") (same process)
+  cold      a fresh process importing the generated module and calling load_model()
+            vs one importing the original code and loading "x.keras" (with --cold)
+  analysis  collect() (index, LibCST resolution, closure) vs ast.parse of the same files
+  size      archive bytes vs the weights file alone and vs the .keras file
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [
+    str(REPO / "tests"),
+    str(REPO / "tests" / "assets"),
+    str(REPO / "examples"),
+]
+
+import keras  # noqa: E402
+
+import snapshot  # noqa: E402
+from cases import CASES  # noqa: E402
+from snapshot.collect import collect  # noqa: E402
+from snapshot.config import SnapshotConfig  # noqa: E402
+from snapshot.locate import locate_class  # noqa: E402
+
+
+def median_seconds(function: Callable[[], object], repeat: int) -> float:
+    timings = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+def cold_seconds(code: str, cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, check=True, capture_output=True
+    )
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--cold", action="store_true", help="also time cold-process loads"
+    )
+    args = parser.parse_args()
+
+    header = (
+        f"{'model':<24}{'save':>8}{'.keras':>8}{'ratio':>7}{'load':>8}{'.keras':>8}"
+        f"{'ratio':>7}{'analysis':>10}{'ast':>8}{'ratio':>7}{'archive':>9}{'weights':>9}"
+        f"{'.keras':>9}{'defs':>6}{'lines':>7}"
+    )
+    if args.cold:
+        header += f"{'cold':>7}{'.keras':>8}{'ratio':>7}"
+    print(header)
+    failures: list[str] = []
+    for case in CASES:
+        model, batch = case.make()
+        inputs = None if case.name.startswith("seed_") else batch
+        with tempfile.TemporaryDirectory() as folder:
+            work = Path(folder)
+            archive = work / "model.snapshot"
+            keras_file = work / "model.keras"
+
+            def save_snapshot() -> None:
+                snapshot.save(model, archive, inputs=inputs, overwrite=True)
+
+            save = median_seconds(save_snapshot, args.repeat)
+            load = median_seconds(lambda: snapshot.load(archive), args.repeat)
+            custom = {type(model).__name__: type(model)}
+            # Keras cannot save or reload some subclassed models at all: NaN.
+            save_keras = load_keras = float("nan")
+            try:
+                save_keras = median_seconds(lambda: model.save(keras_file), args.repeat)
+                load_keras = median_seconds(
+                    lambda: keras.saving.load_model(keras_file, custom_objects=custom),
+                    args.repeat,
+                )
+            except Exception as error:
+                failures.append(f"{case.name}: .keras {type(error).__name__}: {error}")
+
+            target = locate_class(type(model))
+            config = SnapshotConfig()
+            analysis = median_seconds(
+                lambda: collect(target, config=config), args.repeat
+            )
+            closure = collect(target, config=config)
+            texts = [index.text for index in closure.modules]
+            parse = median_seconds(
+                lambda: [ast.parse(text) for text in texts], args.repeat
+            )
+            lines = sum(text.count("\n") for text in texts)
+
+            with zipfile.ZipFile(archive) as opened:
+                weights_size = opened.getinfo("model.weights.h5").file_size
+            row = (
+                f"{case.name:<24}{save:>8.3f}{save_keras:>8.3f}{save / save_keras:>7.2f}"
+                f"{load:>8.3f}{load_keras:>8.3f}{load / load_keras:>7.2f}"
+                f"{analysis * 1000:>8.1f}ms{parse * 1000:>6.1f}ms{analysis / parse:>7.1f}"
+                f"{archive.stat().st_size:>9}{weights_size:>9}{_size(keras_file):>9}"
+                f"{len(closure.statements):>6}{lines:>7}"
+            )
+            if args.cold:
+                unpacked = work / "unpacked"
+                unpacked.mkdir()
+                with zipfile.ZipFile(archive) as opened:
+                    opened.extractall(unpacked)
+                    module = next(n for n in opened.namelist() if n.endswith(".py"))[
+                        :-3
+                    ]
+                cold = cold_seconds(f"import {module}; {module}.load_model()", unpacked)
+                original = f"{type(model).__module__}"
+                paths = [str(REPO / "examples"), str(REPO / "tests" / "assets")]
+                code = (
+                    f"import sys; sys.path[:0] = {paths!r}; import keras, {original}; "
+                    f"keras.saving.load_model({str(keras_file)!r}, custom_objects="
+                    f"{{{type(model).__name__!r}: {original}.{type(model).__name__}}})"
+                )
+                try:
+                    cold_keras = cold_seconds(code, work)
+                except subprocess.CalledProcessError:
+                    cold_keras = float("nan")
+                row += f"{cold:>7.2f}{cold_keras:>8.2f}{cold / cold_keras:>7.2f}"
+            print(row, flush=True)
+    for failure in failures:
+        print(" ".join(failure.split())[:200])
+
+
+def _size(path: Path) -> str:
+    return str(path.stat().st_size) if path.exists() else "-"
+
+
+if __name__ == "__main__":
+    main()
