@@ -36,7 +36,7 @@ sys.path[:0] = [
 import keras  # noqa: E402
 
 import snapshot  # noqa: E402
-from cases import CASES  # noqa: E402
+from cases import CASES, Case  # noqa: E402
 from snapshot.collect import collect  # noqa: E402
 from snapshot.config import SnapshotConfig  # noqa: E402
 from snapshot.locate import locate_class  # noqa: E402
@@ -77,75 +77,74 @@ def main() -> None:
     print(header)
     failures: list[str] = []
     for case in CASES:
-        model, batch = case.make()
-        inputs = None if case.name.startswith("seed_") else batch
-        with tempfile.TemporaryDirectory() as folder:
-            work = Path(folder)
-            archive = work / "model.snapshot"
-            keras_file = work / "model.keras"
-
-            def save_snapshot() -> None:
-                snapshot.save(model, archive, inputs=inputs, overwrite=True)
-
-            save = median_seconds(save_snapshot, args.repeat)
-            load = median_seconds(lambda: snapshot.load(archive), args.repeat)
-            custom = {type(model).__name__: type(model)}
-            # Keras cannot save or reload some subclassed models at all: NaN.
-            save_keras = load_keras = float("nan")
-            try:
-                save_keras = median_seconds(lambda: model.save(keras_file), args.repeat)
-                load_keras = median_seconds(
-                    lambda: keras.saving.load_model(keras_file, custom_objects=custom),
-                    args.repeat,
-                )
-            except Exception as error:
-                failures.append(f"{case.name}: .keras {type(error).__name__}: {error}")
-
-            target = locate_class(type(model))
-            config = SnapshotConfig()
-            analysis = median_seconds(
-                lambda: collect(target, config=config), args.repeat
-            )
-            closure = collect(target, config=config)
-            texts = [index.text for index in closure.modules]
-            parse = median_seconds(
-                lambda: [ast.parse(text) for text in texts], args.repeat
-            )
-            lines = sum(text.count("\n") for text in texts)
-
-            with zipfile.ZipFile(archive) as opened:
-                weights_size = opened.getinfo("model.weights.h5").file_size
-            row = (
-                f"{case.name:<24}{save:>8.3f}{save_keras:>8.3f}{save / save_keras:>7.2f}"
-                f"{load:>8.3f}{load_keras:>8.3f}{load / load_keras:>7.2f}"
-                f"{analysis * 1000:>8.1f}ms{parse * 1000:>6.1f}ms{analysis / parse:>7.1f}"
-                f"{archive.stat().st_size:>9}{weights_size:>9}{_size(keras_file):>9}"
-                f"{len(closure.statements):>6}{lines:>7}"
-            )
-            if args.cold:
-                unpacked = work / "unpacked"
-                unpacked.mkdir()
-                with zipfile.ZipFile(archive) as opened:
-                    opened.extractall(unpacked)
-                    module = next(n for n in opened.namelist() if n.endswith(".py"))[
-                        :-3
-                    ]
-                cold = cold_seconds(f"import {module}; {module}.load_model()", unpacked)
-                original = f"{type(model).__module__}"
-                paths = [str(REPO / "examples"), str(REPO / "tests" / "assets")]
-                code = (
-                    f"import sys; sys.path[:0] = {paths!r}; import keras, {original}; "
-                    f"keras.saving.load_model({str(keras_file)!r}, custom_objects="
-                    f"{{{type(model).__name__!r}: {original}.{type(model).__name__}}})"
-                )
-                try:
-                    cold_keras = cold_seconds(code, work)
-                except subprocess.CalledProcessError:
-                    cold_keras = float("nan")
-                row += f"{cold:>7.2f}{cold_keras:>8.2f}{cold / cold_keras:>7.2f}"
-            print(row, flush=True)
+        print(_measure(case, args, failures), flush=True)
     for failure in failures:
         print(" ".join(failure.split())[:200])
+
+
+def _measure(case: Case, args: argparse.Namespace, failures: list[str]) -> str:
+    """One table row for ``case``; failures of the .keras format go to ``failures``."""
+    model, batch = case.make()
+    inputs = None if case.name.startswith("seed_") else batch
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        archive = work / "model.snapshot"
+        keras_file = work / "model.keras"
+
+        def save_snapshot() -> None:
+            snapshot.save(model, archive, inputs=inputs, overwrite=True)
+
+        save = median_seconds(save_snapshot, args.repeat)
+        load = median_seconds(lambda: snapshot.load(archive), args.repeat)
+        custom = {type(model).__name__: type(model)}
+        # Keras cannot save or reload some subclassed models at all: NaN.
+        save_keras = load_keras = float("nan")
+        try:
+            save_keras = median_seconds(lambda: model.save(keras_file), args.repeat)
+            load_keras = median_seconds(
+                lambda: keras.saving.load_model(keras_file, custom_objects=custom),
+                args.repeat,
+            )
+        except Exception as error:
+            failures.append(f"{case.name}: .keras {type(error).__name__}: {error}")
+
+        target = locate_class(type(model))
+        config = SnapshotConfig()
+        analysis = median_seconds(lambda: collect(target, config=config), args.repeat)
+        closure = collect(target, config=config)
+        texts = [index.text for index in closure.modules]
+        parse = median_seconds(lambda: [ast.parse(text) for text in texts], args.repeat)
+        lines = sum(text.count("\n") for text in texts)
+
+        with zipfile.ZipFile(archive) as opened:
+            weights_size = opened.getinfo("model.weights.h5").file_size
+        row = (
+            f"{case.name:<24}{save:>8.3f}{save_keras:>8.3f}{save / save_keras:>7.2f}"
+            f"{load:>8.3f}{load_keras:>8.3f}{load / load_keras:>7.2f}"
+            f"{analysis * 1000:>8.1f}ms{parse * 1000:>6.1f}ms{analysis / parse:>7.1f}"
+            f"{archive.stat().st_size:>9}{weights_size:>9}{_size(keras_file):>9}"
+            f"{len(closure.statements):>6}{lines:>7}"
+        )
+        if args.cold:
+            unpacked = work / "unpacked"
+            unpacked.mkdir()
+            with zipfile.ZipFile(archive) as opened:
+                opened.extractall(unpacked)
+                module = next(n for n in opened.namelist() if n.endswith(".py"))[:-3]
+            cold = cold_seconds(f"import {module}; {module}.load_model()", unpacked)
+            original = f"{type(model).__module__}"
+            paths = [str(REPO / "examples"), str(REPO / "tests" / "assets")]
+            code = (
+                f"import sys; sys.path[:0] = {paths!r}; import keras, {original}; "
+                f"keras.saving.load_model({str(keras_file)!r}, custom_objects="
+                f"{{{type(model).__name__!r}: {original}.{type(model).__name__}}})"
+            )
+            try:
+                cold_keras = cold_seconds(code, work)
+            except subprocess.CalledProcessError:
+                cold_keras = float("nan")
+            row += f"{cold:>7.2f}{cold_keras:>8.2f}{cold / cold_keras:>7.2f}"
+        return row
 
 
 def _size(path: Path) -> str:
