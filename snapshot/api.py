@@ -76,6 +76,21 @@ def load(path: str | Path) -> keras.Model:
     return load_archive(Path(path))
 
 
+def module_source(
+    model: keras.Model,
+    *,
+    inputs: Any = None,
+    config: Mapping[str, Any] | None = None,
+    intern: Iterable[str] = (),
+    extern: Iterable[str] = (),
+) -> str:
+    """The generated module ``save`` would write for ``model``, as text."""
+    options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
+    state = capture_state(model, inputs=inputs, config=config)
+    source, _ = generate_source(locate_class(type(model)), state, config=options)
+    return source.text
+
+
 def generate_source(
     target: ModelTarget, state: ModelState, *, config: SnapshotConfig
 ) -> tuple[FormattedSource, Provenance]:
