@@ -50,10 +50,14 @@ class Resolved:
     import_item: ImportItem | None = None
     #: How many attributes of the read (``m.X`` → 1) the target replaces.
     consumed_attributes: int = 0
+    #: Set for a read inside a type annotation of something the snapshot does not
+    #: define (a ``TYPE_CHECKING`` import, a class used only in annotations):
+    #: the annotation is replaced by ``typing.Any``.
+    dropped: bool = False
 
     @property
     def is_builtin(self) -> bool:
-        return self.symbol is None and self.import_item is None
+        return self.symbol is None and self.import_item is None and not self.dropped
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ def collect(target: ModelTarget, *, config: SnapshotConfig) -> DependencyClosure
     walker.index_for(target.module.name, source=target.module)
     walker.require(root)
     walker.run()
+    walker.drop_unreached_annotations()
     if walker.problems:
         raise UnsupportedSourceError(walker.problems)
     ordered = _import_order(walker.extracted, *walker.dependency_edges())
@@ -116,7 +121,8 @@ class _ClosureWalker:
         #: Every problem met on the way.
         self.problems: list[Problem] = []
         self._pending: list[SymbolRef] = []
-        self._required: set[SymbolRef] = set()
+        #: Reached symbols, and whether what the module adds to them is needed too.
+        self._required: dict[SymbolRef, bool] = {}
         #: Statements binding or changing each reached symbol.
         self._statements_of: dict[SymbolRef, tuple[int, ...]] = {}
 
@@ -128,9 +134,15 @@ class _ClosureWalker:
             self.indexes[module] = read_module(found)  # type: ignore[arg-type]
         return self.indexes[module]
 
-    def require(self, symbol: SymbolRef) -> None:
-        if symbol not in self._required:
-            self._required.add(symbol)
+    def require(self, symbol: SymbolRef, *, with_additions: bool = True) -> None:
+        """Queue ``symbol``; ``with_additions`` also brings what the module adds to it.
+
+        A registry only stored into (by a registering decorator) needs its own
+        definition; one that is read needs everything registered in it.
+        """
+        known = self._required.get(symbol)
+        if known is None or (with_additions and not known):
+            self._required[symbol] = with_additions
             self._pending.append(symbol)
 
     def run(self) -> None:
@@ -141,6 +153,8 @@ class _ClosureWalker:
                 b.statement for b in index.bindings.get(symbol.name, ())
             ]
             changing = list(index.mutations.get(symbol.name, ()))
+            if not self._required[symbol]:
+                changing = []
             statements = sorted(set(binding_statements + changing))
             self._statements_of[symbol] = tuple(
                 p
@@ -165,13 +179,41 @@ class _ClosureWalker:
             self._resolve_use(index, use) for _, use in analysis.read_nodes
         )
         self.extracted[key] = ExtractedStatement(analysis, resolutions)
-        for resolved in resolutions:
-            if resolved.symbol is not None:
-                self.require(resolved.symbol)
+        for (_, use), resolved in zip(analysis.read_nodes, resolutions, strict=True):
+            # Annotations alone never pull code in; see drop_unreached_annotations.
+            if resolved.symbol is not None and not use.in_annotation:
+                self.require(resolved.symbol, with_additions=not use.stores_only)
+
+    def drop_unreached_annotations(self) -> None:
+        """Mark annotation reads of symbols nothing else required as dropped."""
+        for key, extracted in self.extracted.items():
+            pairs = zip(
+                extracted.analysis.read_nodes, extracted.resolutions, strict=True
+            )
+            resolutions = tuple(
+                (
+                    Resolved(dropped=True)
+                    if use.in_annotation
+                    and resolved.symbol is not None
+                    and resolved.symbol not in self._required
+                    else resolved
+                )
+                for (_, use), resolved in pairs
+            )
+            self.extracted[key] = ExtractedStatement(extracted.analysis, resolutions)
 
     # Name resolution -----------------------------------------------------------------
 
     def _resolve_use(self, index: ModuleIndex, use: NameUse) -> Resolved:
+        if use.in_annotation:
+            # What an annotation names need not exist at run time: a name that
+            # cannot be resolved drops the annotation instead of failing.
+            found_problems = len(self.problems)
+            resolved = self._resolve_name(index, use.name, use.attributes, use)
+            if len(self.problems) > found_problems:
+                del self.problems[found_problems:]
+                return Resolved(dropped=True)
+            return resolved
         resolved = self._resolve_name(index, use.name, use.attributes, use)
         if resolved.is_builtin and use.name in _DYNAMIC_BUILTINS:
             self._problem(index, use, _DYNAMIC_BUILTINS[use.name], f"{use.name}(...)")

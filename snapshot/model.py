@@ -94,6 +94,12 @@ class ImportItem:
         return self.source_statement
 
 
+#: Methods that add to a container in place (registries use them).
+MUTATING_METHODS = frozenset(
+    {"update", "append", "add", "setdefault", "extend", "insert", "__setitem__"}
+)
+
+
 class StatementKind(enum.Enum):
     """What a top-level statement does."""
 
@@ -139,6 +145,9 @@ class NameUse:
     at_import_time: bool
     #: True when the name is read inside a type annotation only.
     in_annotation: bool = False
+    #: True when the object is only stored into (``REGISTRY[k] = v``): its
+    #: definition is needed, but not what other code adds to it.
+    stores_only: bool = False
 
 
 class Reason(enum.Enum):

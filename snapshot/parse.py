@@ -13,7 +13,13 @@ import importlib.util
 from dataclasses import dataclass, field
 
 from snapshot.errors import SourceSyntaxError
-from snapshot.model import ImportItem, ModuleSource, Statement, StatementKind
+from snapshot.model import (
+    MUTATING_METHODS,
+    ImportItem,
+    ModuleSource,
+    Statement,
+    StatementKind,
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,8 @@ class _TopLevelGatherer:
         self.mutations: dict[str, list[int]] = {}
         self.star_imports: list[StarImport] = []
         self.future_annotations = False
+        #: Functions of this module that add to module-level registries.
+        self.registering_functions: dict[str, list[str]] = {}
 
     def gather(self, body: list[ast.stmt]) -> None:
         groups: list[list[ast.stmt]] = []
@@ -123,6 +131,7 @@ class _TopLevelGatherer:
                 groups[-1].append(node)
             else:
                 groups.append([node])
+        self.registering_functions = _registering_functions(body)
         for group in groups:
             self._add_statement(group)
 
@@ -136,7 +145,7 @@ class _TopLevelGatherer:
             for name, item in self._bound_by(node):
                 bound.append(name)
                 self.bindings.setdefault(name, []).append(Binding(index, item))
-            for name in _mutated_by(node):
+            for name in _mutated_by(node) + self._registered_into(node):
                 mutated.append(name)
                 self.mutations.setdefault(name, []).append(index)
         first = self._with_comments_above(_first_line(nodes[0]))
@@ -151,6 +160,19 @@ class _TopLevelGatherer:
                 mutated_names=tuple(dict.fromkeys(mutated)),
             )
         )
+
+    def _registered_into(self, node: ast.stmt) -> list[str]:
+        """Registries a decorator or a top-level call of this module adds ``node`` to."""
+        callees: list[ast.expr] = list(getattr(node, "decorator_list", []))
+        if isinstance(node, ast.Expr):
+            callees.append(node.value)
+        names = []
+        for callee in callees:
+            while isinstance(callee, ast.Call):
+                callee = callee.func
+            if isinstance(callee, ast.Name):
+                names += self.registering_functions.get(callee.id, [])
+        return names
 
     def _with_comments_above(self, line: int) -> int:
         previous = self.statements[-1].last_line if self.statements else 0
@@ -286,6 +308,55 @@ def _mutated_by(node: ast.stmt) -> list[str]:
             if root is not None:
                 names.append(root)
     return names
+
+
+_MUTATING_METHODS = {
+    "update",
+    "append",
+    "add",
+    "setdefault",
+    "extend",
+    "insert",
+    "__setitem__",
+}
+
+
+def _registering_functions(body: list[ast.stmt]) -> dict[str, list[str]]:
+    """Top-level functions that add to a module-level container, and which ones.
+
+    ``def register(cls): REGISTRY[cls.__name__] = cls`` maps ``register`` to
+    ``["REGISTRY"]``, so that a class decorated with ``@register`` counts as a
+    change of ``REGISTRY`` (the pattern of registry decorators).
+    """
+    functions = {}
+    for node in body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        local = {
+            n.id
+            for n in ast.walk(node)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        local |= {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+        changed = []
+        for inner in ast.walk(node):
+            target: ast.expr | None = None
+            if isinstance(inner, (ast.Assign, ast.AugAssign)):
+                targets = (
+                    inner.targets if isinstance(inner, ast.Assign) else [inner.target]
+                )
+                target = next(
+                    (t for t in targets if isinstance(t, ast.Subscript)), None
+                )
+            elif isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute):
+                if inner.func.attr in MUTATING_METHODS:
+                    target = inner.func.value
+            root = _root_name(target) if target is not None else None
+            if root is not None and root not in local:
+                changed.append(root)
+        if changed:
+            functions[node.name] = list(dict.fromkeys(changed))
+    return functions
 
 
 def _is_main_guard(node: ast.stmt) -> bool:

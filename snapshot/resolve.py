@@ -23,7 +23,7 @@ from libcst.metadata import (
 )
 
 from snapshot.errors import SourceSyntaxError
-from snapshot.model import NameUse, Statement
+from snapshot.model import MUTATING_METHODS, NameUse, Statement
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,7 @@ def analyse_statement(
                     line=line,
                     at_import_time=at_import_time,
                     in_annotation=access.is_annotation,
+                    stores_only=id(node) in chains.stored_into,
                 )
                 read_nodes.append((node, use))
             elif isinstance(node, cst.SimpleString) and id(node) not in seen_strings:
@@ -153,6 +154,22 @@ class _AttributeChainGatherer(cst.CSTVisitor):
     def __init__(self) -> None:
         super().__init__()
         self.chains: dict[int, tuple[cst.Attribute, ...]] = {}
+        #: Names only stored into: ``X[k] = v``, ``X.update(...)``, ``X.append(...)``.
+        self.stored_into: set[int] = set()
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        target = node.target
+        if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+            self.stored_into.add(id(target.value))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.attr.value in MUTATING_METHODS
+        ):
+            self.stored_into.add(id(func.value))
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         chain = [node]

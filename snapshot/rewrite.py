@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import libcst as cst
 
@@ -33,6 +33,9 @@ RESERVED_NAMES = (
 SCAFFOLD_IMPORTS = (ImportItem("keras"), ImportItem("pathlib"))
 
 _NameKey = SymbolRef | ImportItem | str
+#: Packages whose ``register_keras_serializable`` the rewrite renames.
+_KERAS_ROOTS = ("keras", "tensorflow", "tf_keras")
+_ANY = ImportItem("typing", "Any")
 
 
 @dataclass(frozen=True)
@@ -77,15 +80,21 @@ def rewrite(closure: DependencyClosure, *, config: SnapshotConfig) -> RewrittenS
     for reserved in RESERVED_NAMES:
         names.claim(reserved, reserved)
     names.claim(closure.root, closure.root.name)
-    imports = _imports_used(closure, SCAFFOLD_IMPORTS)
+    drops_annotations = any(
+        resolved.dropped for s in closure.statements for resolved in s.resolutions
+    )
+    scaffold = SCAFFOLD_IMPORTS + ((_ANY,) if drops_annotations else ())
+    imports = _imports_used(closure, scaffold)
     for item in imports:
         names.claim(_import_key(item), item.bound_name)
+    any_name = names.name_of(_ANY) if drops_annotations else None
     for extracted in closure.statements:
         for bound in extracted.statement.bound_names:
             symbol = SymbolRef(extracted.statement.module, bound)
             names.claim(symbol, _renamed_candidate(symbol))
     fragments = tuple(
-        _rewrite_statement(extracted, names) for extracted in closure.statements
+        _rewrite_statement(extracted, names, any_name)
+        for extracted in closure.statements
     )
     stdlib, third_party = _import_lines(imports, names, config=config)
     return RewrittenSource(
@@ -207,14 +216,22 @@ def _sorted_imports(lines: list[str]) -> tuple[str, ...]:
     return tuple(sorted(set(lines), key=lambda line: (line.startswith("from "), line)))
 
 
-def _rewrite_statement(extracted: ExtractedStatement, names: _NameTable) -> Fragment:
+def _rewrite_statement(
+    extracted: ExtractedStatement, names: _NameTable, any_name: str | None
+) -> Fragment:
     statement = extracted.statement
     analysis = extracted.analysis
-    replacements: dict[int, str] = {}
-    string_renames: dict[int, tuple[str, str]] = {}
-    for (node, use), resolved in zip(
-        analysis.read_nodes, extracted.resolutions, strict=True
-    ):
+    plan = _RewritePlan(any_name=any_name)
+    pairs = zip(analysis.read_nodes, extracted.resolutions, strict=True)
+    for (node, use), resolved in pairs:
+        chain = analysis.attribute_chains.get(id(node), ())
+        if resolved.dropped:
+            plan.dropped.add(id(node))
+            continue
+        if resolved.import_item is not None and _is_keras_registration(
+            resolved.import_item, use.attributes
+        ):
+            plan.registrations.add(id(chain[-1] if chain else node))
         if resolved.symbol is not None:
             new = names.name_of(resolved.symbol)
         elif resolved.import_item is not None:
@@ -223,23 +240,20 @@ def _rewrite_statement(extracted: ExtractedStatement, names: _NameTable) -> Frag
             continue
         if isinstance(node, cst.SimpleString):
             if new != use.name:
-                string_renames[id(node)] = (use.name, new)
-            continue
-        if resolved.consumed_attributes:
-            chain = analysis.attribute_chains[id(node)]
-            replacements[id(chain[resolved.consumed_attributes - 1])] = new
+                plan.string_renames[id(node)] = (use.name, new)
+        elif resolved.consumed_attributes:
+            plan.replacements[id(chain[resolved.consumed_attributes - 1])] = new
         elif new != use.name:
-            replacements[id(node)] = new
+            plan.replacements[id(node)] = new
     kept: list[tuple[str, str]] = []
-    global_renames: dict[str, str] = {}
     for node in analysis.write_nodes:
         new = names.name_of(SymbolRef(statement.module, node.value))
         if new != node.value:
-            replacements[id(node)] = new
-            global_renames[node.value] = new
+            plan.replacements[id(node)] = new
+            plan.global_renames[node.value] = new
             if statement.kind is StatementKind.CLASS:
                 kept.append((new, node.value))
-    tree = analysis.tree.visit(_Renamer(replacements, string_renames, global_renames))
+    tree = analysis.tree.visit(_StatementRewriter(plan))
     return Fragment(
         module=statement.module,
         first_line=statement.first_line,
@@ -249,28 +263,61 @@ def _rewrite_statement(extracted: ExtractedStatement, names: _NameTable) -> Frag
     )
 
 
-class _Renamer(cst.CSTTransformer):
-    """Replaces the nodes named by identity in ``replacements`` with plain names."""
+def _is_keras_registration(item: ImportItem, attributes: tuple[str, ...]) -> bool:
+    dotted = [*item.module.split("."), *([item.obj] if item.obj else []), *attributes]
+    return dotted[0] in _KERAS_ROOTS and "register_keras_serializable" in dotted
 
-    def __init__(
-        self,
-        replacements: dict[int, str],
-        string_renames: dict[int, tuple[str, str]],
-        global_renames: dict[str, str],
-    ) -> None:
+
+@dataclass
+class _RewritePlan:
+    """What to change in one statement; nodes are named by ``id()``."""
+
+    #: ``typing.Any``'s name, when some annotation is dropped.
+    any_name: str | None
+    #: Name or Attribute nodes to replace with the given plain name.
+    replacements: dict[int, str] = field(default_factory=dict)
+    #: String annotations in which one name is renamed.
+    string_renames: dict[int, tuple[str, str]] = field(default_factory=dict)
+    #: Module-level names renamed, for ``global`` statements.
+    global_renames: dict[str, str] = field(default_factory=dict)
+    #: Nodes (names or strings) whose enclosing annotation becomes ``Any``.
+    dropped: set[int] = field(default_factory=set)
+    #: Callee nodes of ``register_keras_serializable(...)`` decorators.
+    registrations: set[int] = field(default_factory=set)
+
+
+class _StatementRewriter(cst.CSTTransformer):
+    """Applies a :class:`_RewritePlan` to one statement's tree."""
+
+    def __init__(self, plan: _RewritePlan) -> None:
         super().__init__()
-        self.replacements = replacements
-        self.string_renames = string_renames
-        self.global_renames = global_renames
+        self.plan = plan
+        #: One flag per open annotation: does it read a dropped name?
+        self._annotations: list[bool] = []
+
+    def visit_Annotation(self, node: cst.Annotation) -> None:
+        self._annotations.append(False)
+
+    def leave_Annotation(
+        self, original_node: cst.Annotation, updated_node: cst.Annotation
+    ) -> cst.Annotation:
+        if self._annotations.pop() and self.plan.any_name is not None:
+            return updated_node.with_changes(annotation=cst.Name(self.plan.any_name))
+        return updated_node
+
+    def _note_dropped(self, node: cst.CSTNode) -> None:
+        if id(node) in self.plan.dropped and self._annotations:
+            self._annotations[-1] = True
 
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
-        new = self.replacements.get(id(original_node))
+        self._note_dropped(original_node)
+        new = self.plan.replacements.get(id(original_node))
         return updated_node.with_changes(value=new) if new is not None else updated_node
 
     def leave_Attribute(
         self, original_node: cst.Attribute, updated_node: cst.Attribute
     ) -> cst.BaseExpression:
-        new = self.replacements.get(id(original_node))
+        new = self.plan.replacements.get(id(original_node))
         if new is None:
             return updated_node
         return cst.Name(new, lpar=updated_node.lpar, rpar=updated_node.rpar)
@@ -278,7 +325,8 @@ class _Renamer(cst.CSTTransformer):
     def leave_SimpleString(
         self, original_node: cst.SimpleString, updated_node: cst.SimpleString
     ) -> cst.SimpleString:
-        rename = self.string_renames.get(id(original_node))
+        self._note_dropped(original_node)
+        rename = self.plan.string_renames.get(id(original_node))
         if rename is None:
             return updated_node
         old, new = rename
@@ -289,16 +337,59 @@ class _Renamer(cst.CSTTransformer):
         self, original_node: cst.Global, updated_node: cst.Global
     ) -> cst.Global:
         # ``global X`` inside a function names a module-level binding.
+        renames = self.plan.global_renames
         items = [
             (
                 item.with_changes(
-                    name=item.name.with_changes(
-                        value=self.global_renames[item.name.value]
-                    )
+                    name=item.name.with_changes(value=renames[item.name.value])
                 )
-                if item.name.value in self.global_renames
+                if item.name.value in renames
                 else item
             )
             for item in updated_node.names
         ]
         return updated_node.with_changes(names=items)
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+        if id(original_node.func) not in self.plan.registrations:
+            return updated_node
+        return _with_snapshot_package(updated_node)
+
+
+def _with_snapshot_package(call: cst.Call) -> cst.Call:
+    """``register_keras_serializable(package="p")`` → ``package="p.snapshot"``.
+
+    The generated module registers its classes under names of its own, so it can
+    be imported beside the original code without either replacing the other's
+    entries in Keras' global registry.
+    """
+    args = list(call.args)
+    for position, arg in enumerate(args):
+        is_package = (arg.keyword is None and position == 0) or (
+            arg.keyword is not None and arg.keyword.value == "package"
+        )
+        if is_package:
+            value = cst.BinaryOperation(
+                left=arg.value,
+                operator=cst.Add(),
+                right=cst.SimpleString('".snapshot"'),
+            )
+            if isinstance(arg.value, cst.SimpleString):
+                text = arg.value.evaluated_value
+                if isinstance(text, str):
+                    value = cst.SimpleString(repr(f"{text}.snapshot"))
+            args[position] = arg.with_changes(value=value)
+            return call.with_changes(args=args)
+    package = cst.Arg(
+        keyword=cst.Name("package"),
+        value=cst.SimpleString('"Custom.snapshot"'),
+        equal=cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""),
+            whitespace_after=cst.SimpleWhitespace(""),
+        ),
+    )
+    if args:
+        args[-1] = args[-1].with_changes(
+            comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        )
+    return call.with_changes(args=[*args, package])

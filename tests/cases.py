@@ -55,6 +55,15 @@ def _zoo() -> tuple[Any, Any]:
     return model, batch
 
 
+def _patterns() -> tuple[Any, Any]:
+    from patterns import PatternNet
+
+    batch = _probe(2, 5)
+    model = PatternNet(units=6, mode="mean")
+    model(batch)
+    return model, batch
+
+
 CASES = (
     Case(
         "seed_pickle",
@@ -80,4 +89,5 @@ CASES = (
         ),
     ),
     Case("zoo_classifier", _zoo, ("zoo",)),
+    Case("patterns_net", _patterns, ("patterns",)),
 )

@@ -142,3 +142,19 @@ def test_snapshot_loads_beside_the_original_code_twice(tmp_path: Path) -> None:
     np.testing.assert_array_equal(np.asarray(first(BATCH)), expected)
     np.testing.assert_array_equal(np.asarray(second(BATCH)), expected)
     assert type(first) is type(second) and type(first) is not StoresUnits
+
+
+def test_generated_module_and_original_share_a_process(tmp_path: Path) -> None:
+    from patterns import PatternNet
+    from patterns.layers.top import Top
+
+    model = PatternNet(units=3)
+    model(BATCH)
+    loaded = snapshot.load(snapshot.save(model, tmp_path / "net.snapshot"))
+    np.testing.assert_array_equal(np.asarray(loaded(BATCH)), np.asarray(model(BATCH)))
+    # Each keeps its own Keras registration: the snapshot's is renamed.
+    assert keras.saving.get_registered_object("patterns>Top") is Top
+    snapshot_top = keras.saving.get_registered_object("patterns.snapshot>Top")
+    assert snapshot_top is type(loaded.top) and snapshot_top is not Top
+    rebuilt = keras.layers.deserialize(keras.layers.serialize(model.top))
+    assert type(rebuilt) is Top
