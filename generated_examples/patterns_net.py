@@ -16,10 +16,11 @@ import keras
 
 # Sources (sha256):
 #   patterns/config.py  a1fe86f5b4ef0eb11d4fd5078bfd856d0c0d59151314a7149443c254b7fcaf6c
+#   patterns/extra_blocks.py  7e4f3f0f660802ea7f198cb1b5a4a7ab3a399c8b69eefcf2af5f14b121ea4cf7
 #   patterns/layers/base.py  f4e5e5e9df9aa68ac97153fe2af90b8c4460380c04b8f689d5298c7df4b39b69
 #   patterns/layers/mid.py  829f4a04edc6e5aba569bc286c71ae5ee34b9b1cb3fd8e15a1b631da0952d9b3
 #   patterns/layers/top.py  f97f06d113d267e7edf57c3db99e2751a640c3a1978c2c016da4f349f0a300ca
-#   patterns/models/net.py  4e3e744a63ad2081ff32b981a9fe35398ca8e92f1027f4ec25a1af526de7e589
+#   patterns/models/net.py  7f8fbac48bd5c2592781f41713ea5eb2d9f13d662fc8aed84bfb3b827a2527fe
 #   patterns/registry.py  8a3d3391fbafd5db33bb0fe071915c68042d62fb4ca03f74f198b5472d0a94dc
 #   patterns/utils.py  eacefef278e12a125b02d0146b9097c1db13d9bc82ab2628ca6595f65f19faf3
 
@@ -68,13 +69,13 @@ class Top(Mid):
         return keras.ops.tanh(super().call(x))
 
 
-# patterns.models.net, lines 43-45
+# patterns.models.net, lines 44-46
 def shift(x):
     # Defined after the class that uses it, and reads a constant defined later still.
     return x + OFFSET
 
 
-# patterns.models.net, line 48
+# patterns.models.net, line 49
 OFFSET = 0.5
 
 
@@ -89,6 +90,19 @@ def register_block(name):
         return cls
 
     return decorator
+
+
+# patterns.extra_blocks, lines 6-15
+@register_block("gated")
+class GatedBlock(keras.layers.Layer):
+    """Registered from another module: found through the live registry."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.gate = keras.layers.Dense(units, activation="sigmoid")
+
+    def call(self, x):
+        return x * self.gate(x)
 
 
 # patterns.registry, lines 14-21
@@ -160,7 +174,7 @@ def pick(mode):
     return reducers[mode]
 
 
-# patterns.models.net, lines 16-40
+# patterns.models.net, lines 16-41
 class PatternNet(keras.Model):
     """Uses a registry, a dataclass, an enum, closures and module attributes."""
 
@@ -170,7 +184,9 @@ class PatternNet(keras.Model):
         super().__init__(**kwargs)
         self.config = NetConfig(units=units, depth=depth)
         self.mode = Mode(mode)
-        self.blocks = [build_block(name, units) for name in ("mlp", "residual")[:depth]]
+        self.blocks = [
+            build_block(name, units) for name in ("mlp", "residual", "gated")[:depth]
+        ]
         self.top = Top(units)
         self.scale = make_scaler(self.scale_factor)
         self.use_fast = has_fast()
@@ -197,7 +213,7 @@ def example_inputs():
 
 def build_model():
     """Construct the model with its recorded arguments and build every layer."""
-    model = PatternNet(units=6, mode="mean")
+    model = PatternNet(units=6, depth=3, mode="mean")
     # Calling the model, not model.build(), also creates lazily built sub-layers.
     model(example_inputs())
     return model

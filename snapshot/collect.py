@@ -10,7 +10,9 @@ Problems are gathered, never raised mid-walk, and reported together.
 from __future__ import annotations
 
 import builtins
+import inspect
 import itertools
+import sys
 from dataclasses import dataclass
 
 from snapshot.config import SnapshotConfig
@@ -166,6 +168,37 @@ class _ClosureWalker:
                 # Imports are followed, never copied; the rewrite emits its own.
                 if statement.kind is not StatementKind.IMPORT:
                     self._extract(index, statement)
+            if self._required[symbol]:
+                for member in self._live_registry_members(symbol):
+                    self.require(member)
+
+    def _live_registry_members(self, symbol: SymbolRef) -> list[SymbolRef]:
+        """First-party classes and functions held by a live module-level container.
+
+        A registry filled by decorators in other modules (``@register("x")`` in
+        ``blocks/gated.py`` adding to ``registry.BLOCKS``) is read by string at
+        run time, so everything it holds in this process comes along.
+        """
+        module = sys.modules.get(symbol.module)
+        value = getattr(module, symbol.name, None) if module is not None else None
+        if isinstance(value, dict):
+            candidates = [*value.keys(), *value.values()]
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            candidates = list(value)
+        else:
+            return []
+        members = []
+        for candidate in candidates:
+            owner = getattr(candidate, "__module__", None)
+            qualname = getattr(candidate, "__qualname__", "")
+            if not (isinstance(candidate, type) or inspect.isfunction(candidate)):
+                continue
+            if owner is None or "." in qualname or not self._is_first_party(owner):
+                continue
+            index = self.index_for(owner)
+            if index is not None and qualname in index.bindings:
+                members.append(SymbolRef(owner, qualname))
+        return sorted(set(members))
 
     def _extract(self, index: ModuleIndex, statement: Statement) -> None:
         key = (statement.module, statement.index)

@@ -67,6 +67,7 @@ def _find_spec_statically(name: str) -> importlib.machinery.ModuleSpec | None:
     return spec
 
 
+@functools.lru_cache(maxsize=8192)
 def classify(name: str, *, config: SnapshotConfig) -> Origin:
     """Decide whether module ``name`` is first-party, third-party or stdlib."""
     if config.is_interned(name):
@@ -76,13 +77,27 @@ def classify(name: str, *, config: SnapshotConfig) -> Origin:
         return Origin.STDLIB
     if config.is_externed(name):
         return Origin.THIRD_PARTY
-    source = find_module(name)
+    source = _nearest_source(name)
     if source is None:
         # No Python source: an extension module, or a module not installed here.
         return Origin.THIRD_PARTY
     if _is_installed_path(source.path):
         return Origin.THIRD_PARTY
     return Origin.FIRST_PARTY
+
+
+def _nearest_source(name: str) -> ModuleSource | None:
+    """The module's source, else its closest parent package's.
+
+    A missing ``mypkg.gone`` is judged by ``mypkg``, so an import of first-party
+    code that no longer exists is reported instead of kept as an import.
+    """
+    parts = name.split(".")
+    for depth in range(len(parts), 0, -1):
+        source = find_module(".".join(parts[:depth]))
+        if source is not None:
+            return source
+    return None
 
 
 def _is_installed_path(path: Path) -> bool:

@@ -59,7 +59,7 @@ def _patterns() -> tuple[Any, Any]:
     from patterns import PatternNet
 
     batch = _probe(2, 5)
-    model = PatternNet(units=6, mode="mean")
+    model = PatternNet(units=6, depth=3, mode="mean")
     model(batch)
     return model, batch
 

@@ -23,7 +23,8 @@ class PatternNet(keras.Model):
         self.config = NetConfig(units=units, depth=depth)
         self.mode = Mode(mode)
         self.blocks = [
-            registry.build_block(name, units) for name in ("mlp", "residual")[:depth]
+            registry.build_block(name, units)
+            for name in ("mlp", "residual", "gated")[:depth]
         ]
         self.top = Top(units)
         self.scale = patterns.utils.make_scaler(self.scale_factor)
