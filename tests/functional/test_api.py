@@ -158,3 +158,24 @@ def test_generated_module_and_original_share_a_process(tmp_path: Path) -> None:
     assert snapshot_top is type(loaded.top) and snapshot_top is not Top
     rebuilt = keras.layers.deserialize(keras.layers.serialize(model.top))
     assert type(rebuilt) is Top
+
+
+def test_intern_vendors_installed_package_code(tmp_path: Path) -> None:
+    from vendored.model import VendoredModel
+
+    model = VendoredModel(units=3)
+    model(BATCH)
+    folder = snapshot.save(
+        model, tmp_path / "vendored", intern=["keras.src.layers.core*"], layout="dir"
+    )
+    text = (folder / "vendored_model_snapshot.py").read_text()
+    assert "\nclass Dense(Layer):" in text and "\nclass EinsumDense(Layer):" in text
+    assert "keras.src.layers.core" not in text.split('"""', 2)[2].split("# Sources")[0]
+    loaded = snapshot.load(folder)
+    assert type(loaded.dense).__module__ != "keras.src.layers.core.dense"
+    np.testing.assert_array_equal(np.asarray(loaded(BATCH)), np.asarray(model(BATCH)))
+
+    kept = snapshot.save(model, tmp_path / "kept", layout="dir")
+    kept_text = (kept / "vendored_model_snapshot.py").read_text()
+    assert "from keras.src.layers.core.dense import Dense" in kept_text
+    assert "class Dense" not in kept_text
