@@ -7,6 +7,7 @@ weights stored beside this file; ``build_model()`` rebuilds it untrained.
 
 import pathlib
 
+import h5py
 import keras
 import tensorflow as tf
 
@@ -66,4 +67,27 @@ def load_model(weights_path=None):
         weights_path = pathlib.Path(__file__).with_name(WEIGHTS_FILE)
     model = build_model()
     model.load_weights(weights_path)
+    check_weights_loaded(model, weights_path)
     return model
+
+
+def check_weights_loaded(model, weights_path):
+    """Raise unless the model's variables and the file's weights match one to one.
+
+    Keras loads a file into a model that lacks some layers without complaint.
+    The optimizer's state, saved with a compiled model, is not the model's.
+    """
+    stored = []
+    with h5py.File(weights_path, "r") as weights:
+        weights.visititems(
+            lambda name, item: (
+                stored.append(tuple(item.shape))
+                if isinstance(item, h5py.Dataset) and not name.startswith("optimizer/")
+                else None
+            )
+        )
+    expected = [tuple(variable.shape) for variable in model.weights]
+    if sorted(stored) != sorted(expected):
+        raise ValueError(
+            f"{weights_path} holds {len(stored)} weights, the model has {len(expected)}"
+        )

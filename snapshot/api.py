@@ -2,31 +2,41 @@
 
 from __future__ import annotations
 
-import platform
 import re
+import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import keras
 
+from snapshot import probe
 from snapshot.archive import (
     FORMAT_NAME,
     WEIGHTS_NAME,
     ArchiveManifest,
+    read_archive,
     write_archive,
 )
-from snapshot.collect import collect
+from snapshot.collect import DependencyClosure, collect
 from snapshot.config import SnapshotConfig
 from snapshot.errors import NotAModelError
-from snapshot.format import FormattedSource, format_source
+from snapshot.format import format_source
 from snapshot.loader import load_archive
 from snapshot.locate import locate_class
 from snapshot.model import ModelTarget
 from snapshot.provenance import Provenance, describe_sources
 from snapshot.render import render_module
 from snapshot.rewrite import rewrite
-from snapshot.state import ModelState, TensorSpec, capture_state
+from snapshot.state import ModelState, capture_state, specs_to_json
+from snapshot.verify import (
+    VerificationReport,
+    current_versions,
+    raise_unless_passed,
+    verify_in_fresh_interpreter,
+)
 from snapshot.version import FORMAT_VERSION, __version__
 
 
@@ -40,6 +50,7 @@ def save(
     extern: Iterable[str] = (),
     layout: str = "zip",
     overwrite: bool = False,
+    verify: bool = True,
 ) -> Path:
     """Write ``model`` as a standalone snapshot archive at ``path`` and return the path.
 
@@ -48,23 +59,32 @@ def save(
     model's first call. ``config`` gives the constructor arguments when they
     cannot be recorded. ``intern``/``extern`` are module patterns to extract or
     to keep as imports against the first-/third-party default. ``layout="dir"``
-    writes the same members into a folder.
+    writes the same members into a folder. With ``verify`` (the default) the
+    archive is first loaded in a fresh interpreter without your code and must
+    reproduce the model's outputs exactly, or nothing is written.
     """
     if not isinstance(model, keras.Model):
         raise NotAModelError(f"{type(model).__name__} is not a keras.Model")
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
     target = locate_class(type(model))
     state = capture_state(model, inputs=inputs, config=config)
-    source, provenance = generate_source(target, state, config=options)
+    generated = generate_module(target, state, config=options)
+    module_probe = probe.make_probe(model, inputs, state.inputs)
     module_name = module_file_name(target.class_name)
+    check = None
+    if verify:
+        check = partial(_verify_staged, generated=generated)
     write_archive(
         Path(path),
-        module_name=module_name,
-        module_text=source.text,
+        members={
+            module_name: generated.text.encode("utf-8"),
+            probe.PROBE_NAME: probe.to_bytes(module_probe),
+        },
         write_weights=lambda weights_path: model.save_weights(weights_path),
-        manifest_for=lambda hashes: _manifest(
-            target, state, provenance, module_name, hashes
+        manifest_for=partial(
+            _manifest, target, state, generated.provenance, module_name
         ),
+        check=check,
         layout=layout,
         overwrite=overwrite,
     )
@@ -87,13 +107,21 @@ def module_source(
     """The generated module ``save`` would write for ``model``, as text."""
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
     state = capture_state(model, inputs=inputs, config=config)
-    source, _ = generate_source(locate_class(type(model)), state, config=options)
-    return source.text
+    return generate_module(locate_class(type(model)), state, config=options).text
 
 
-def generate_source(
+@dataclass(frozen=True)
+class GeneratedModule:
+    """The generated module's text, where its code came from, and what it holds."""
+
+    text: str
+    provenance: Provenance
+    closure: DependencyClosure
+
+
+def generate_module(
     target: ModelTarget, state: ModelState, *, config: SnapshotConfig
-) -> tuple[FormattedSource, Provenance]:
+) -> GeneratedModule:
     """The standalone module for ``target`` built as ``state`` records."""
     closure = collect(target, config=config)
     rewritten = rewrite(closure, config=config)
@@ -101,7 +129,54 @@ def generate_source(
     rendered = render_module(
         rewritten, state, provenance, target=str(target), weights_file=WEIGHTS_NAME
     )
-    return format_source(rendered), provenance
+    return GeneratedModule(format_source(rendered).text, provenance, closure)
+
+
+def verify(path: str | Path, *, tolerance: float = 0.0) -> VerificationReport:
+    """Load the snapshot at ``path`` in a fresh interpreter and compare probe outputs.
+
+    The packages the snapshot was made from are blocked there. Returns the
+    report; ``report.passed`` tells the verdict.
+    """
+    opened = read_archive(Path(path))
+    blocked = _original_packages(opened.manifest.source.get("files", {}))
+    return verify_in_fresh_interpreter(Path(path), blocked=blocked, tolerance=tolerance)
+
+
+def _verify_staged(folder: Path, *, generated: GeneratedModule) -> dict[str, Any]:
+    files = {f.relative_path: f.sha256 for f in generated.provenance.files}
+    report = verify_in_fresh_interpreter(
+        folder, blocked=_original_packages(files), tolerance=0.0
+    )
+    raise_unless_passed(report, suspects=_stateful_module_objects(generated.closure))
+    return {
+        "method": "fresh interpreter (python -I), original packages blocked",
+        "max_abs_diff": report.max_abs_diff,
+        "tolerance": report.tolerance,
+        "variables": report.variables_expected,
+    }
+
+
+def _original_packages(files: Mapping[str, str]) -> tuple[str, ...]:
+    """Top-level packages of the source files, e.g. ``zoo`` for ``zoo/layers.py``."""
+    tops = {name.split("/")[0].removesuffix(".py") for name in files}
+    return tuple(sorted(tops))
+
+
+def _stateful_module_objects(closure: DependencyClosure) -> list[str]:
+    """Module-level Keras layers and variables the model uses: state outside its weights."""
+    found = []
+    for extracted in closure.statements:
+        statement = extracted.statement
+        module = sys.modules.get(statement.module)
+        for name in statement.bound_names:
+            value = getattr(module, name, None)
+            if isinstance(value, (keras.layers.Layer, keras.Variable)):
+                kind = type(value).__name__
+                found.append(
+                    f"{name} ({kind}) at {statement.module}:{statement.first_line}"
+                )
+    return found
 
 
 def module_file_name(class_name: str) -> str:
@@ -118,6 +193,7 @@ def _manifest(
     provenance: Provenance,
     module_name: str,
     hashes: dict[str, str],
+    verification: dict[str, Any] | None,
 ) -> ArchiveManifest:
     return ArchiveManifest(
         format=FORMAT_NAME,
@@ -126,12 +202,7 @@ def _manifest(
         class_name=target.class_name,
         weights=WEIGHTS_NAME,
         members=hashes,
-        versions={
-            "python": platform.python_version(),
-            "keras": keras.__version__,
-            "backend": keras.backend.backend(),
-            "keras_snapshot": __version__,
-        },
+        versions=current_versions() | {"keras_snapshot": __version__},
         source={
             "module": target.module.name,
             "class": target.class_name,
@@ -144,14 +215,8 @@ def _manifest(
         },
         model={
             "constructor_args_from": state.args_source,
-            "inputs": _specs_json(state.inputs),
+            "inputs": specs_to_json(state.inputs),
+            "probe": probe.PROBE_NAME,
         },
+        verification=verification,
     )
-
-
-def _specs_json(specs: Any) -> Any:
-    if isinstance(specs, TensorSpec):
-        return {"shape": list(specs.shape), "dtype": specs.dtype}
-    if isinstance(specs, dict):
-        return {key: _specs_json(value) for key, value in specs.items()}
-    return [_specs_json(value) for value in specs]

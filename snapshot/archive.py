@@ -48,6 +48,8 @@ class ArchiveManifest:
     source: dict[str, Any]
     #: How the model is rebuilt: constructor arguments' origin and input specs.
     model: dict[str, Any]
+    #: How the snapshot was verified at save time; None when it was not.
+    verification: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -81,17 +83,20 @@ def sha256_bytes(data: bytes) -> str:
 def write_archive(
     path: Path,
     *,
-    module_name: str,
-    module_text: str,
+    members: dict[str, bytes],
     write_weights: Callable[[Path], None],
-    manifest_for: Callable[[dict[str, str]], ArchiveManifest],
+    manifest_for: Callable[[dict[str, str], dict[str, Any] | None], ArchiveManifest],
+    check: Callable[[Path], dict[str, Any]] | None = None,
     layout: str = "zip",
     overwrite: bool = False,
 ) -> ArchiveManifest:
     """Write the archive at ``path`` atomically; returns its manifest.
 
-    ``write_weights`` saves the weights to the path it is given;
-    ``manifest_for`` builds the manifest from the members' hashes.
+    ``members`` are written as given and ``write_weights`` saves the weights
+    to the path it is given. ``manifest_for(hashes, verification)`` builds the
+    manifest. ``check``, when given, runs on the finished folder of members
+    before anything appears at ``path``; it returns the verification record
+    or raises, in which case nothing is written.
     """
     if layout not in ("zip", "dir"):
         raise ArchiveError(f"layout must be 'zip' or 'dir', not {layout!r}")
@@ -108,21 +113,25 @@ def write_archive(
         prefix=".snapshot-", dir=path.parent
     ) as staging_name:
         staging = Path(staging_name)
-        members = staging / "members"
-        members.mkdir()
-        (members / module_name).write_text(module_text, encoding="utf-8")
-        write_weights(members / WEIGHTS_NAME)
+        folder = staging / "members"
+        folder.mkdir()
+        for name, data in members.items():
+            (folder / name).write_bytes(data)
+        write_weights(folder / WEIGHTS_NAME)
         hashes = {
-            name: sha256_bytes((members / name).read_bytes())
-            for name in (module_name, WEIGHTS_NAME)
+            name: sha256_bytes((folder / name).read_bytes())
+            for name in sorted([*members, WEIGHTS_NAME])
         }
-        manifest = manifest_for(hashes)
-        (members / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+        manifest = manifest_for(hashes, None)
+        (folder / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+        if check is not None:
+            manifest = manifest_for(hashes, check(folder))
+            (folder / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
         if layout == "zip":
             built = staging / "archive.zip"
-            _zip_folder(members, built)
+            _zip_folder(folder, built)
         else:
-            built = members
+            built = folder
         _replace(built, path)
     return manifest
 
@@ -154,6 +163,8 @@ class OpenedArchive:
     manifest: ArchiveManifest
     module_text: str
     weights: bytes
+    #: Every member's bytes, by name.
+    members: dict[str, bytes]
 
 
 def read_archive(path: Path) -> OpenedArchive:
@@ -184,6 +195,7 @@ def read_archive(path: Path) -> OpenedArchive:
         manifest=manifest,
         module_text=members[manifest.module].decode("utf-8"),
         weights=members[manifest.weights],
+        members=members,
     )
 
 

@@ -2,11 +2,12 @@
 
 Exit status: 0 success; 1 bad input (target, weights, config, inputs, archive);
 2 command-line usage error; 3 the model's code cannot be extracted statically;
-123 internal error (a bug in keras-snapshot).
+4 verification failed; 123 internal error (a bug in keras-snapshot).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import traceback
@@ -18,13 +19,15 @@ import click
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 EXIT_UNSUPPORTED_SOURCE = 3
+EXIT_VERIFICATION_FAILED = 4
 EXIT_INTERNAL_ERROR = 123
 
 _EXIT_CODES_HELP = (
     "Exit status: 0 on success; 1 when an input is wrong (target, weights, config, "
     "inputs, output path); 2 on a command-line usage error; 3 when the model's code "
     "uses something that cannot be extracted statically (every such place is listed); "
-    "123 on an internal error."
+    "4 when the snapshot does not reproduce the model in a fresh interpreter "
+    "(nothing is written); 123 on an internal error."
 )
 
 
@@ -105,6 +108,12 @@ def cli() -> None:
 )
 @click.option("--dir", "as_dir", is_flag=True, help="Write the members into a folder.")
 @click.option("--force", is_flag=True, help="Replace an existing archive at --output.")
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Skip loading the archive in a fresh interpreter before writing it "
+    "(faster; the manifest then records no verification).",
+)
 def model_command(
     target: str,
     config_text: str | None,
@@ -116,6 +125,7 @@ def model_command(
     weights: str | None,
     as_dir: bool,
     force: bool,
+    no_verify: bool,
 ) -> None:
     def run() -> None:
         from snapshot import api
@@ -133,6 +143,7 @@ def model_command(
             extern=extern,
             layout="dir" if as_dir else "zip",
             overwrite=force,
+            verify=not no_verify,
         )
         click.echo(f"wrote {path}")
 
@@ -156,35 +167,63 @@ def source_command(
     def run() -> None:
         from snapshot import api
         from snapshot.cli_inputs import build_target_model
-        from snapshot.config import SnapshotConfig
-        from snapshot.locate import locate_class
-        from snapshot.state import capture_state
 
         model, config, inputs = build_target_model(
             target, config_text, input_specs, inputs_file, None
         )
-        state = capture_state(model, inputs=inputs, config=config)
-        options = SnapshotConfig(intern=intern, extern=extern)
-        source, _ = api.generate_source(
-            locate_class(type(model)), state, config=options
+        text = api.module_source(
+            model, inputs=inputs, config=config, intern=intern, extern=extern
         )
-        click.echo(source.text, nl=False)
+        click.echo(text, nl=False)
+
+    _run(run)
+
+
+@cli.command(
+    "verify",
+    help="Load ARCHIVE in a fresh interpreter where the model's original packages "
+    "cannot be imported, check every weight is matched, and compare the outputs on "
+    "the stored probe batch with those recorded at save time. Prints a report: "
+    "versions then and now, the largest difference, the variables loaded.\n\n"
+    "Exit status: 0 when the outputs agree within --tolerance; 4 when they do not "
+    "or the archive does not load; 1 when ARCHIVE is not a readable snapshot; "
+    "2 on a usage error.",
+)
+@click.argument("archive", type=click.Path())
+@click.option(
+    "--tolerance",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Largest absolute output difference accepted. 0 demands identical outputs, "
+    "right on the machine that saved the snapshot; other hardware or library "
+    "versions may need e.g. 1e-5.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify_command(archive: str, tolerance: float, as_json: bool) -> None:
+    def run() -> None:
+        from snapshot import api
+
+        report = api.verify(archive, tolerance=tolerance)
+        if as_json:
+            click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+        else:
+            click.echo(report.summary())
+        if not report.passed:
+            sys.exit(EXIT_VERIFICATION_FAILED)
 
     _run(run)
 
 
 def _run(command: Callable[[], None]) -> None:
-    from snapshot.errors import SnapshotError, UnsupportedSourceError
+    from snapshot.errors import SnapshotError
 
     try:
         _import_keras_quietly()
         command()
-    except UnsupportedSourceError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_UNSUPPORTED_SOURCE)
     except SnapshotError as error:
         click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+        sys.exit(error.exit_code)
     except Exception:
         traceback.print_exc()
         click.echo("internal error in keras-snapshot; please report it", err=True)

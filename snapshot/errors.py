@@ -52,6 +52,8 @@ class SourceSyntaxError(SnapshotError):
 class UnsupportedSourceError(SnapshotError):
     """Code the model reaches cannot be extracted statically; lists every problem."""
 
+    exit_code = 3
+
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(sorted(set(problems)))
         super().__init__(self.problems)
@@ -76,3 +78,9 @@ class WeightsError(SnapshotError):
 
 class ArchiveError(SnapshotError):
     """An archive cannot be written or read."""
+
+
+class VerificationError(SnapshotError):
+    """The snapshot did not reproduce the model's outputs in a fresh interpreter."""
+
+    exit_code = 4

@@ -42,6 +42,7 @@ def render_module(
         provenance=provenance,
         class_name=rewritten.class_name,
         pathlib_name=rewritten.pathlib_name,
+        h5py_name=rewritten.h5py_name,
         weights_file=weights_file,
         inputs_expression=inputs_expression(
             state.inputs, keras_name=rewritten.keras_name

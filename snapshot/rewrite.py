@@ -26,11 +26,12 @@ RESERVED_NAMES = (
     "build_model",
     "load_model",
     "example_inputs",
+    "check_weights_loaded",
     "MODEL_CLASS",
     "WEIGHTS_FILE",
 )
 #: Imports the generated module's own functions need.
-SCAFFOLD_IMPORTS = (ImportItem("keras"), ImportItem("pathlib"))
+SCAFFOLD_IMPORTS = (ImportItem("keras"), ImportItem("pathlib"), ImportItem("h5py"))
 
 _NameKey = SymbolRef | ImportItem | str
 #: Packages whose ``register_keras_serializable`` the rewrite renames.
@@ -69,9 +70,10 @@ class RewrittenSource:
     fragments: tuple[Fragment, ...]
     #: The model class's name in the generated module.
     class_name: str
-    #: Names bound to the scaffold imports (``keras``, ``pathlib``).
+    #: Names bound to the scaffold imports (``keras``, ``pathlib``, ``h5py``).
     keras_name: str
     pathlib_name: str
+    h5py_name: str
 
 
 def rewrite(closure: DependencyClosure, *, config: SnapshotConfig) -> RewrittenSource:
@@ -105,6 +107,7 @@ def rewrite(closure: DependencyClosure, *, config: SnapshotConfig) -> RewrittenS
         class_name=names.name_of(closure.root),
         keras_name=names.name_of(_import_key(SCAFFOLD_IMPORTS[0])),
         pathlib_name=names.name_of(_import_key(SCAFFOLD_IMPORTS[1])),
+        h5py_name=names.name_of(_import_key(SCAFFOLD_IMPORTS[2])),
     )
 
 

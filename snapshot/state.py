@@ -94,6 +94,27 @@ def _call_on(model: keras.Model, inputs: Any) -> None:
         ) from None
 
 
+def specs_to_json(specs: InputStructure) -> Any:
+    """Input specs as JSON data, containers tagged so tuples stay tuples."""
+    if isinstance(specs, TensorSpec):
+        return {"shape": list(specs.shape), "dtype": specs.dtype}
+    if isinstance(specs, dict):
+        return {"dict": {key: specs_to_json(value) for key, value in specs.items()}}
+    kind = "tuple" if isinstance(specs, tuple) else "list"
+    return {kind: [specs_to_json(value) for value in specs]}
+
+
+def specs_from_json(data: Any) -> InputStructure:
+    """Inverse of :func:`specs_to_json`."""
+    if "shape" in data:
+        return TensorSpec(tuple(int(d) for d in data["shape"]), str(data["dtype"]))
+    if "dict" in data:
+        return {key: specs_from_json(value) for key, value in data["dict"].items()}
+    if "tuple" in data:
+        return tuple(specs_from_json(value) for value in data["tuple"])
+    return [specs_from_json(value) for value in data["list"]]
+
+
 # Inputs ------------------------------------------------------------------------------
 
 

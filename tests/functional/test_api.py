@@ -26,12 +26,13 @@ def test_recorded_call_gives_the_real_arguments_not_keras_defaults(
 ) -> None:
     model = HidesUnits(width=5)
     model(BATCH)
-    path = snapshot.save(model, tmp_path / "hides.snapshot")
+    path = snapshot.save(model, tmp_path / "hides.snapshot", verify=False)
     loaded = snapshot.load(path)
     np.testing.assert_array_equal(np.asarray(loaded(BATCH)), np.asarray(model(BATCH)))
     manifest = json.loads(
         (
-            snapshot.save(model, tmp_path / "d", layout="dir") / "snapshot.json"
+            snapshot.save(model, tmp_path / "d", layout="dir", verify=False)
+            / "snapshot.json"
         ).read_text()
     )
     assert manifest["model"]["constructor_args_from"] == "recorded call"
@@ -41,7 +42,7 @@ def test_attributes_recover_arguments_when_no_call_was_recorded(tmp_path: Path) 
     model = StoresUnits(4)
     model(BATCH)
     _forget_recorded_call(model)
-    folder = snapshot.save(model, tmp_path / "stores", layout="dir")
+    folder = snapshot.save(model, tmp_path / "stores", layout="dir", verify=False)
     module_text = (folder / "stores_units_snapshot.py").read_text()
     assert "model = StoresUnits(units=4)" in module_text
 
@@ -51,7 +52,7 @@ def test_unrecoverable_required_argument_is_a_clear_error(tmp_path: Path) -> Non
     model(BATCH)
     _forget_recorded_call(model)
     with pytest.raises(snapshot.ModelStateError) as raised:
-        snapshot.save(model, tmp_path / "x.snapshot")
+        snapshot.save(model, tmp_path / "x.snapshot", verify=False)
     assert str(raised.value) == (
         "cannot recover required argument 'width' of HidesUnits; import snapshot before "
         "creating the model, or pass config={'width': ...}"
@@ -63,7 +64,7 @@ def test_wrong_config_is_caught_by_rebuilding(tmp_path: Path) -> None:
     model = HidesUnits(3)
     model(BATCH)
     with pytest.raises(snapshot.ModelStateError) as raised:
-        snapshot.save(model, tmp_path / "x.snapshot", config={"width": 7})
+        snapshot.save(model, tmp_path / "x.snapshot", config={"width": 7}, verify=False)
     assert str(raised.value) == (
         "HidesUnits rebuilt from its arguments (taken from config) differs from the live "
         "model (((3, 3), 'float32') vs ((3, 7), 'float32')); pass the constructor "
@@ -75,7 +76,7 @@ def test_argument_that_is_not_plain_data_is_refused(tmp_path: Path) -> None:
     model = TakesActivation(keras.activations.gelu)
     model(BATCH)
     with pytest.raises(snapshot.ModelStateError) as raised:
-        snapshot.save(model, tmp_path / "x.snapshot")
+        snapshot.save(model, tmp_path / "x.snapshot", verify=False)
     assert str(raised.value) == (
         "constructor argument 'activation' is a function, which cannot be written as "
         "Python code yet; pass JSON-like constructor arguments as config="
@@ -84,12 +85,14 @@ def test_argument_that_is_not_plain_data_is_refused(tmp_path: Path) -> None:
 
 def test_model_never_called_needs_inputs(tmp_path: Path) -> None:
     with pytest.raises(snapshot.ModelStateError) as raised:
-        snapshot.save(StoresUnits(2), tmp_path / "x.snapshot")
+        snapshot.save(StoresUnits(2), tmp_path / "x.snapshot", verify=False)
     assert str(raised.value) == (
         "StoresUnits has not been called on data yet, so its input shapes are unknown; "
         "pass inputs= (an example batch) to snapshot.save"
     )
-    path = snapshot.save(StoresUnits(2), tmp_path / "x.snapshot", inputs=BATCH)
+    path = snapshot.save(
+        StoresUnits(2), tmp_path / "x.snapshot", inputs=BATCH, verify=False
+    )
     assert snapshot.load(path)(BATCH).shape == (2, 2)
 
 
@@ -101,7 +104,7 @@ def test_class_defined_in_a_function_is_refused(tmp_path: Path) -> None:
     model = Local()
     model(BATCH)
     with pytest.raises(snapshot.SourceNotFoundError) as raised:
-        snapshot.save(model, tmp_path / "x.snapshot")
+        snapshot.save(model, tmp_path / "x.snapshot", verify=False)
     assert "is defined inside a function or class; move it to the top level" in str(
         raised.value
     )
@@ -109,11 +112,11 @@ def test_class_defined_in_a_function_is_refused(tmp_path: Path) -> None:
 
 def test_not_a_model_and_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(snapshot.NotAModelError):
-        snapshot.save(keras.layers.Dense(2), tmp_path / "x.snapshot")  # type: ignore[arg-type]
+        snapshot.save(keras.layers.Dense(2), tmp_path / "x.snapshot", verify=False)  # type: ignore[arg-type]
     model = StoresUnits(2)
     model(BATCH)
     with pytest.raises(snapshot.ArchiveError) as raised:
-        snapshot.save(model, tmp_path / "missing" / "x.snapshot")
+        snapshot.save(model, tmp_path / "missing" / "x.snapshot", verify=False)
     assert str(raised.value) == (
         f"{tmp_path / 'missing' / 'x.snapshot'}: folder {tmp_path / 'missing'} does not exist"
     )
@@ -123,7 +126,7 @@ def test_not_a_model_and_missing_folder(tmp_path: Path) -> None:
 def test_changed_member_is_refused(tmp_path: Path) -> None:
     model = StoresUnits(2)
     model(BATCH)
-    folder = snapshot.save(model, tmp_path / "snap", layout="dir")
+    folder = snapshot.save(model, tmp_path / "snap", layout="dir", verify=False)
     module = folder / "stores_units_snapshot.py"
     module.write_text(module.read_text() + "\nimport os\n")
     with pytest.raises(snapshot.ArchiveError) as raised:
@@ -136,7 +139,7 @@ def test_changed_member_is_refused(tmp_path: Path) -> None:
 def test_snapshot_loads_beside_the_original_code_twice(tmp_path: Path) -> None:
     model = StoresUnits(3)
     model(BATCH)
-    path = snapshot.save(model, tmp_path / "twice.snapshot")
+    path = snapshot.save(model, tmp_path / "twice.snapshot", verify=False)
     first, second = snapshot.load(path), snapshot.load(path)
     expected = np.asarray(model(BATCH))
     np.testing.assert_array_equal(np.asarray(first(BATCH)), expected)
@@ -150,7 +153,9 @@ def test_generated_module_and_original_share_a_process(tmp_path: Path) -> None:
 
     model = PatternNet(units=3)
     model(BATCH)
-    loaded = snapshot.load(snapshot.save(model, tmp_path / "net.snapshot"))
+    loaded = snapshot.load(
+        snapshot.save(model, tmp_path / "net.snapshot", verify=False)
+    )
     np.testing.assert_array_equal(np.asarray(loaded(BATCH)), np.asarray(model(BATCH)))
     # Each keeps its own Keras registration: the snapshot's is renamed.
     assert keras.saving.get_registered_object("patterns>Top") is Top
@@ -166,7 +171,11 @@ def test_intern_vendors_installed_package_code(tmp_path: Path) -> None:
     model = VendoredModel(units=3)
     model(BATCH)
     folder = snapshot.save(
-        model, tmp_path / "vendored", intern=["keras.src.layers.core*"], layout="dir"
+        model,
+        tmp_path / "vendored",
+        intern=["keras.src.layers.core*"],
+        layout="dir",
+        verify=False,
     )
     text = (folder / "vendored_model_snapshot.py").read_text()
     assert "\nclass Dense(Layer):" in text and "\nclass EinsumDense(Layer):" in text
@@ -175,7 +184,7 @@ def test_intern_vendors_installed_package_code(tmp_path: Path) -> None:
     assert type(loaded.dense).__module__ != "keras.src.layers.core.dense"
     np.testing.assert_array_equal(np.asarray(loaded(BATCH)), np.asarray(model(BATCH)))
 
-    kept = snapshot.save(model, tmp_path / "kept", layout="dir")
+    kept = snapshot.save(model, tmp_path / "kept", layout="dir", verify=False)
     kept_text = (kept / "vendored_model_snapshot.py").read_text()
     assert "from keras.src.layers.core.dense import Dense" in kept_text
     assert "class Dense" not in kept_text

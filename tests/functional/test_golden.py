@@ -13,7 +13,7 @@ from functools import cache
 import pytest
 
 from cases import CASES, GENERATED, Case
-from snapshot.api import generate_source
+from snapshot.api import generate_module
 from snapshot.config import SnapshotConfig
 from snapshot.locate import locate_class
 from snapshot.state import capture_state
@@ -27,8 +27,7 @@ def _generate(case: Case) -> str:
     model, batch = case.make()
     inputs = None if case.name.startswith("seed_") else batch
     state = capture_state(model, inputs=inputs)
-    source, _ = generate_source(locate_class(type(model)), state, config=_CONFIG)
-    return source.text
+    return generate_module(locate_class(type(model)), state, config=_CONFIG).text
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
@@ -48,8 +47,8 @@ def test_generation_is_byte_identical_when_repeated(case: Case) -> None:
     model, batch = case.make()
     inputs = None if case.name.startswith("seed_") else batch
     state = capture_state(model, inputs=inputs)
-    first, _ = generate_source(locate_class(type(model)), state, config=_CONFIG)
-    second, _ = generate_source(locate_class(type(model)), state, config=_CONFIG)
+    first = generate_module(locate_class(type(model)), state, config=_CONFIG)
+    second = generate_module(locate_class(type(model)), state, config=_CONFIG)
     assert first.text == second.text == _generate(case)
 
 

@@ -1,0 +1,131 @@
+"""A small batch of example inputs and the model's outputs on it, kept in the archive.
+
+Verification runs the rebuilt model on the same inputs and compares outputs.
+Inputs are flattened in the order of their recorded structure; outputs with
+``keras.tree.flatten``.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from snapshot.state import InputStructure, TensorSpec
+
+PROBE_NAME = "probe.npz"
+#: Larger example batches are cut to their first rows to keep archives small.
+_MAX_PROBE_BYTES = 1 << 20
+_PROBE_ROWS = 2
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Flattened probe inputs and the outputs the original model gave on them."""
+
+    inputs: tuple[np.ndarray, ...]
+    outputs: tuple[np.ndarray, ...]
+
+
+def make_probe(model: keras.Model, inputs: Any, specs: InputStructure) -> Probe:
+    """Run ``model`` in inference mode on ``inputs`` (or on generated data)."""
+    if inputs is None:
+        arrays = [
+            _generated(spec, seed) for seed, spec in enumerate(flatten_specs(specs))
+        ]
+    else:
+        arrays = [keras.ops.convert_to_numpy(a) for a in _flatten(inputs, specs)]
+        if sum(a.nbytes for a in arrays) > _MAX_PROBE_BYTES:
+            arrays = [a[:_PROBE_ROWS] if a.ndim else a for a in arrays]
+    outputs = run(model, specs, tuple(arrays))
+    return Probe(tuple(arrays), outputs)
+
+
+def run(
+    model: keras.Model, specs: InputStructure, arrays: tuple[np.ndarray, ...]
+) -> tuple:
+    """The model's flattened outputs on ``arrays`` packed as ``specs``."""
+    structured = unflatten(specs, list(arrays))
+    outputs = (
+        model(structured, training=False)
+        if _takes_training(model)
+        else model(structured)
+    )
+    return tuple(
+        np.asarray(keras.ops.convert_to_numpy(o)) for o in keras.tree.flatten(outputs)
+    )
+
+
+def max_difference(
+    expected: tuple[np.ndarray, ...], actual: tuple[np.ndarray, ...]
+) -> float:
+    """Largest absolute difference; infinite when shapes or counts differ."""
+    if len(expected) != len(actual):
+        return float("inf")
+    largest = 0.0
+    for want, got in zip(expected, actual, strict=True):
+        if want.shape != got.shape:
+            return float("inf")
+        if want.size:
+            diff = np.abs(want.astype("float64") - got.astype("float64"))
+            largest = max(largest, float(np.nan_to_num(diff, nan=np.inf).max()))
+    return largest
+
+
+def to_bytes(probe: Probe) -> bytes:
+    arrays = {f"input_{i}": a for i, a in enumerate(probe.inputs)}
+    arrays |= {f"output_{i}": a for i, a in enumerate(probe.outputs)}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def from_bytes(data: bytes) -> Probe:
+    with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+        count = {
+            prefix: sum(k.startswith(prefix) for k in stored.files)
+            for prefix in ("input_", "output_")
+        }
+        inputs = tuple(stored[f"input_{i}"] for i in range(count["input_"]))
+        outputs = tuple(stored[f"output_{i}"] for i in range(count["output_"]))
+    return Probe(inputs, outputs)
+
+
+def flatten_specs(specs: InputStructure) -> list[TensorSpec]:
+    return _flatten(specs, specs)
+
+
+def unflatten(specs: InputStructure, arrays: list[Any]) -> Any:
+    """Pack ``arrays`` (in flattening order) into the structure of ``specs``."""
+    if isinstance(specs, TensorSpec):
+        return arrays.pop(0)
+    if isinstance(specs, dict):
+        return {key: unflatten(value, arrays) for key, value in specs.items()}
+    return type(specs)(unflatten(value, arrays) for value in specs)
+
+
+def _flatten(values: Any, specs: InputStructure) -> list[Any]:
+    if isinstance(specs, TensorSpec):
+        return [values]
+    if isinstance(specs, dict):
+        return [leaf for key in specs for leaf in _flatten(values[key], specs[key])]
+    return [
+        leaf
+        for value, spec in zip(values, specs, strict=True)
+        for leaf in _flatten(value, spec)
+    ]
+
+
+def _generated(spec: TensorSpec, seed: int) -> np.ndarray:
+    dtype = np.dtype(spec.dtype)
+    if dtype.kind == "f":
+        return np.random.default_rng(seed).normal(size=spec.shape).astype(dtype)
+    # Integer inputs are usually token ids or masks: zeros are valid for both.
+    return np.zeros(spec.shape, dtype=dtype)
+
+
+def _takes_training(model: keras.Model) -> bool:
+    return bool(getattr(model, "_call_has_training_arg", False))
