@@ -25,12 +25,13 @@ from snapshot.errors import (
     SourceSyntaxError,
     TargetNotFoundError,
     UnsupportedSourceError,
+    VerificationError,
     WeightsError,
 )
 from snapshot.version import __version__
 
 if TYPE_CHECKING:
-    from snapshot.api import load, save
+    from snapshot.api import load, save, verify
 
 record.install()
 
@@ -44,15 +45,17 @@ __all__ = [
     "SourceSyntaxError",
     "TargetNotFoundError",
     "UnsupportedSourceError",
+    "VerificationError",
     "WeightsError",
     "__version__",
     "load",
     "save",
+    "verify",
 ]
 
 
 def __getattr__(name: str) -> Any:
     # save/load need Keras (and TensorFlow); importing them is deferred to first use.
-    if name in ("save", "load"):
+    if name in ("save", "load", "verify"):
         return getattr(importlib.import_module("snapshot.api"), name)
     raise AttributeError(f"module 'snapshot' has no attribute {name!r}")
