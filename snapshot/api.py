@@ -12,7 +12,7 @@ from typing import Any
 
 import keras
 
-from snapshot import probe
+from snapshot import probe, values
 from snapshot.archive import (
     FORMAT_NAME,
     WEIGHTS_NAME,
@@ -26,7 +26,7 @@ from snapshot.errors import NotAModelError
 from snapshot.format import format_source
 from snapshot.loader import load_archive
 from snapshot.locate import locate_class
-from snapshot.model import ModelTarget
+from snapshot.model import ImportItem, ModelTarget, SymbolRef
 from snapshot.provenance import Provenance, describe_sources
 from snapshot.render import render_module
 from snapshot.rewrite import rewrite
@@ -123,11 +123,28 @@ def generate_module(
     target: ModelTarget, state: ModelState, *, config: SnapshotConfig
 ) -> GeneratedModule:
     """The standalone module for ``target`` built as ``state`` records."""
-    closure = collect(target, config=config)
-    rewritten = rewrite(closure, config=config)
+    keys = [
+        values.reference_key(r, config=config)
+        for r in values.references(state.constructor)
+    ]
+    closure = collect(
+        target,
+        config=config,
+        extra_roots=tuple(k for k in keys if isinstance(k, SymbolRef)),
+    )
+    rewritten = rewrite(
+        closure,
+        config=config,
+        extra_imports=tuple(k for k in keys if isinstance(k, ImportItem)),
+    )
     provenance = describe_sources(closure.modules, record_git=config.record_git)
     rendered = render_module(
-        rewritten, state, provenance, target=str(target), weights_file=WEIGHTS_NAME
+        rewritten,
+        state,
+        provenance,
+        target=str(target),
+        weights_file=WEIGHTS_NAME,
+        config=config,
     )
     return GeneratedModule(format_source(rendered).text, provenance, closure)
 

@@ -89,12 +89,34 @@ class DependencyClosure:
     future_annotations: bool
 
 
-def collect(target: ModelTarget, *, config: SnapshotConfig) -> DependencyClosure:
-    """Gather the dependency closure of ``target``; raises UnsupportedSourceError."""
+def collect(
+    target: ModelTarget,
+    *,
+    config: SnapshotConfig,
+    extra_roots: tuple[SymbolRef, ...] = (),
+) -> DependencyClosure:
+    """Gather the dependency closure of ``target``; raises UnsupportedSourceError.
+
+    ``extra_roots`` are further first-party definitions the snapshot needs, such
+    as a dataclass or a function passed to the model's constructor.
+    """
     walker = _ClosureWalker(config)
     root = SymbolRef(target.module.name, target.class_name)
     walker.index_for(target.module.name, source=target.module)
     walker.require(root)
+    for extra in extra_roots:
+        if walker.index_for(extra.module) is None:
+            raise UnsupportedSourceError(
+                [
+                    Problem(
+                        extra.module,
+                        0,
+                        Reason.MISSING_MODULE,
+                        f"{extra} (a constructor argument)",
+                    )
+                ]
+            )
+        walker.require(extra)
     walker.run()
     walker.drop_unreached_annotations()
     if walker.problems:

@@ -1,4 +1,4 @@
-"""Remember the arguments each ``keras.Model`` subclass instance was constructed with.
+"""Remember the arguments each Keras layer and model was constructed with.
 
 Keras 3 drops them (``Model.__new__`` does not pass them on, so ``get_config()``
 reports the defaults). ``import snapshot`` wraps ``keras.Model.__new__`` to keep
@@ -36,11 +36,18 @@ def install() -> None:
 
 
 def _wrap_model_new(keras_module: ModuleType) -> None:
-    model_class = keras_module.Model
-    if getattr(model_class.__new__, "_snapshot_recorder", False):
-        return
-    original_new = model_class.__new__
+    # Layers too: a layer passed to a model's constructor is rebuilt from its call.
+    # Model overrides __new__ (and calls Layer's without arguments), so both are
+    # wrapped; the Model wrapper runs last and keeps the real arguments.
+    for owner in (keras_module.layers.Layer, keras_module.Model):
+        if "__new__" in vars(owner) and getattr(
+            owner.__new__, "_snapshot_recorder", False
+        ):
+            continue
+        owner.__new__ = staticmethod(_recording(owner.__new__))
 
+
+def _recording(original_new: Any) -> Any:
     def recording_new(cls: type, *args: Any, **kwargs: Any) -> Any:
         instance = original_new(cls, *args, **kwargs)
         try:
@@ -50,7 +57,7 @@ def _wrap_model_new(keras_module: ModuleType) -> None:
         return instance
 
     recording_new._snapshot_recorder = True  # type: ignore[attr-defined]
-    model_class.__new__ = staticmethod(recording_new)
+    return recording_new
 
 
 class _KerasImportWatcher(importlib.abc.MetaPathFinder):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import jinja2
 
+from snapshot import values
+from snapshot.config import SnapshotConfig
 from snapshot.provenance import Provenance
 from snapshot.rewrite import RewrittenSource
 from snapshot.state import InputStructure, ModelState, TensorSpec
@@ -29,6 +31,7 @@ def render_module(
     *,
     target: str,
     weights_file: str,
+    config: SnapshotConfig,
 ) -> RenderedSource:
     """Fill ``module.py.j2`` with the rewritten code and the model's recorded state."""
     template = _environment().get_template("module.py.j2")
@@ -47,19 +50,21 @@ def render_module(
         inputs_expression=inputs_expression(
             state.inputs, keras_name=rewritten.keras_name
         ),
-        constructor_call=constructor_call(rewritten.class_name, state),
+        constructor_call=constructor_call(state, rewritten, config=config),
     )
     return RenderedSource(text)
 
 
-def constructor_call(class_name: str, state: ModelState) -> str:
+def constructor_call(
+    state: ModelState, rewritten: RewrittenSource, *, config: SnapshotConfig
+) -> str:
     """``MyModel(units=32)``: the model's construction as Python code."""
-    parts = [repr(value) for value in state.constructor_varargs]
-    for name, value in state.constructor_args.items():
-        parts.append(
-            f"{name}={value!r}" if name.isidentifier() else f"**{{{name!r}: {value!r}}}"
-        )
-    return f"{class_name}({', '.join(parts)})"
+
+    def name_of(ref: values.Ref) -> str:
+        key = values.reference_key(ref, config=config)
+        return ref.name if key is None else rewritten.name_of(key)
+
+    return values.render(state.constructor, name_of)
 
 
 def inputs_expression(specs: InputStructure, *, keras_name: str) -> str:

@@ -74,10 +74,24 @@ class RewrittenSource:
     keras_name: str
     pathlib_name: str
     h5py_name: str
+    #: The name given to every definition and import in the module.
+    names: dict[SymbolRef | ImportItem | str, str]
+
+    def name_of(self, key: SymbolRef | ImportItem) -> str:
+        """The module-level name of a definition or an import."""
+        return self.names[_import_key(key) if isinstance(key, ImportItem) else key]
 
 
-def rewrite(closure: DependencyClosure, *, config: SnapshotConfig) -> RewrittenSource:
-    """Name everything in ``closure`` and produce the rewritten fragments."""
+def rewrite(
+    closure: DependencyClosure,
+    *,
+    config: SnapshotConfig,
+    extra_imports: tuple[ImportItem, ...] = (),
+) -> RewrittenSource:
+    """Name everything in ``closure`` and produce the rewritten fragments.
+
+    ``extra_imports`` are third-party names the model's constructor call uses.
+    """
     names = _NameTable(_identifiers_in(closure.statements))
     for reserved in RESERVED_NAMES:
         names.claim(reserved, reserved)
@@ -85,7 +99,7 @@ def rewrite(closure: DependencyClosure, *, config: SnapshotConfig) -> RewrittenS
     drops_annotations = any(
         resolved.dropped for s in closure.statements for resolved in s.resolutions
     )
-    scaffold = SCAFFOLD_IMPORTS + ((_ANY,) if drops_annotations else ())
+    scaffold = SCAFFOLD_IMPORTS + ((_ANY,) if drops_annotations else ()) + extra_imports
     imports = _imports_used(closure, scaffold)
     for item in imports:
         names.claim(_import_key(item), item.bound_name)
@@ -108,6 +122,7 @@ def rewrite(closure: DependencyClosure, *, config: SnapshotConfig) -> RewrittenS
         keras_name=names.name_of(_import_key(SCAFFOLD_IMPORTS[0])),
         pathlib_name=names.name_of(_import_key(SCAFFOLD_IMPORTS[1])),
         h5py_name=names.name_of(_import_key(SCAFFOLD_IMPORTS[2])),
+        names=names.assigned(),
     )
 
 
@@ -135,6 +150,9 @@ class _NameTable:
 
     def name_of(self, key: _NameKey) -> str:
         return self._by_key[key]
+
+    def assigned(self) -> dict[_NameKey, str]:
+        return dict(self._by_key)
 
 
 def _renamed_candidate(symbol: SymbolRef) -> str:

@@ -11,7 +11,6 @@ arguments are checked by rebuilding the model and comparing its variables.
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from snapshot import values
 from snapshot.errors import ModelStateError, one_line
 from snapshot.record import recorded_call
 
@@ -39,10 +39,8 @@ InputStructure = Any
 class ModelState:
     """How to make the model again: class, arguments, and inputs to build it on."""
 
-    #: Keyword arguments of the constructor call, in signature order.
-    constructor_args: dict[str, Any]
-    #: Extra positional arguments (``*args`` of the constructor), rarely needed.
-    constructor_varargs: tuple[Any, ...]
+    #: The constructor call that rebuilds the model, as an expression tree.
+    constructor: values.Call
     #: Structure, shapes and dtypes of the inputs the model is built on.
     inputs: InputStructure
     #: Where the constructor arguments came from, for the manifest.
@@ -58,16 +56,19 @@ def capture_state(
         # An unbuilt model has no weights to save yet; build it like the loader will.
         _call_on(model, zeros_like_specs(input_specs))
     args, varargs, source = _constructor_args(model, config)
-    args = {
-        name: as_literal(value, where=f"constructor argument {name!r}")
-        for name, value in args.items()
-    }
-    varargs = tuple(
-        as_literal(value, where="a positional constructor argument")
-        for value in varargs
+    constructor = values.Call(
+        values.Ref(type(model).__module__, type(model).__name__),
+        tuple(
+            values.describe(v, where="a positional constructor argument")
+            for v in varargs
+        ),
+        tuple(
+            (name, values.describe(value, where=f"constructor argument {name!r}"))
+            for name, value in args.items()
+        ),
     )
     _check_rebuild(model, args, varargs, input_specs, source)
-    return ModelState(args, varargs, input_specs, source)
+    return ModelState(constructor, input_specs, source)
 
 
 def zeros_like_specs(specs: InputStructure) -> Any:
@@ -178,7 +179,7 @@ def _constructor_args(
         return dict(config), (), "config"
     recorded = recorded_call(model)
     if recorded is not None:
-        args, varargs = _bind(signature, *recorded)
+        varargs, args = values.bind_call(cls, *recorded)
         return args, varargs, "recorded call"
     if _defines_own_get_config(cls):
         parameters = _named_parameters(signature)
@@ -217,23 +218,6 @@ def _named_parameters(signature: inspect.Signature) -> dict[str, inspect.Paramet
     }
 
 
-def _bind(
-    signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[dict[str, Any], tuple[Any, ...]]:
-    bound = signature.bind(None, *args, **kwargs)
-    keyword: dict[str, Any] = {}
-    varargs: tuple[Any, ...] = ()
-    for name, value in list(bound.arguments.items())[1:]:
-        kind = signature.parameters[name].kind
-        if kind is inspect.Parameter.VAR_POSITIONAL:
-            varargs = tuple(value)
-        elif kind is inspect.Parameter.VAR_KEYWORD:
-            keyword.update(value)
-        else:
-            keyword[name] = value
-    return keyword, varargs
-
-
 def _defines_own_get_config(cls: type) -> bool:
     for klass in cls.__mro__:
         if "get_config" in vars(klass):
@@ -248,7 +232,7 @@ def _from_attributes(
     args: dict[str, Any] = {}
     for name, parameter in _named_parameters(signature).items():
         value = getattr(model, name, parameter.empty)
-        if value is not parameter.empty and _is_literal(value):
+        if value is not parameter.empty and _describable(value):
             args[name] = value
         elif parameter.default is parameter.empty:
             raise ModelStateError(
@@ -296,32 +280,9 @@ def _variable_layout(model: keras.Model) -> list[tuple[tuple[int, ...], str]]:
 # Values as Python code ---------------------------------------------------------------
 
 
-def as_literal(value: Any, *, where: str) -> Any:
-    """``value`` as plain Python data that ``repr`` writes as code; else ModelStateError."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ModelStateError(f"{where} is {value!r}, which has no Python literal")
-        return value
-    if type(value) in (list, tuple):
-        return type(value)(as_literal(item, where=where) for item in value)
-    if type(value) is dict:
-        return {
-            as_literal(k, where=where): as_literal(v, where=where)
-            for k, v in value.items()
-        }
-    raise ModelStateError(
-        f"{where} is a {type(value).__name__}, which cannot be written as Python code yet; "
-        "pass JSON-like constructor arguments as config="
-    )
-
-
-def _is_literal(value: Any) -> bool:
+def _describable(value: Any) -> bool:
     try:
-        as_literal(value, where="")
+        values.describe(value, where="")
     except ModelStateError:
         return False
     return True
