@@ -72,15 +72,24 @@ def test_wrong_config_is_caught_by_rebuilding(tmp_path: Path) -> None:
     )
 
 
-def test_argument_that_is_not_plain_data_is_refused(tmp_path: Path) -> None:
-    model = TakesActivation(keras.activations.gelu)
+def test_argument_that_cannot_be_written_as_code_is_refused(tmp_path: Path) -> None:
+    model = TakesActivation(lambda x: x * 2)
     model(BATCH)
     with pytest.raises(snapshot.ModelStateError) as raised:
         snapshot.save(model, tmp_path / "x.snapshot", verify=False)
-    assert str(raised.value) == (
-        "constructor argument 'activation' is a function, which cannot be written as "
-        "Python code yet; pass JSON-like constructor arguments as config="
-    )
+    message = str(raised.value)
+    assert message.startswith("constructor argument 'activation' uses <function ")
+    assert message.endswith("which is not defined at the top level of a module")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_keras_function_argument_is_imported_by_its_public_name(tmp_path: Path) -> None:
+    model = TakesActivation(keras.activations.gelu)
+    model(BATCH)
+    folder = snapshot.save(model, tmp_path / "gelu", layout="dir", verify=False)
+    text = (folder / "takes_activation_snapshot.py").read_text()
+    assert "from keras.activations import gelu\n" in text
+    assert "model = TakesActivation(activation=gelu)" in text
 
 
 def test_model_never_called_needs_inputs(tmp_path: Path) -> None:
