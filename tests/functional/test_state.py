@@ -109,16 +109,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             model, work / f"{name}.snapshot", inputs=inputs, verify=False
         )
         arrays: dict[str, np.ndarray] = {}
-
-        def structure(value: Any, path: str) -> Any:
-            if isinstance(value, dict):
-                return {k: structure(v, f"{path}_{k}") for k, v in value.items()}
-            if isinstance(value, (list, tuple)):
-                return [structure(v, f"{path}_{i}") for i, v in enumerate(value)]
-            arrays[path] = np.asarray(value)
-            return path
-
-        spec = structure(inputs, "in")
+        spec = _structure(inputs, "in", arrays)
         outputs = keras.tree.flatten(model(inputs, training=False))
         arrays |= {f"out_{i}": np.asarray(o) for i, o in enumerate(outputs)}
         np.savez(work / f"{name}.npz", **arrays)
@@ -137,6 +128,16 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     for name, job in jobs.items():
         found[name]["expected_count"] = job["outputs"]
     return found
+
+
+def _structure(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
+    """The nesting of ``value`` with array names for leaves; fills ``arrays``."""
+    if isinstance(value, dict):
+        return {k: _structure(v, f"{path}_{k}", arrays) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_structure(v, f"{path}_{i}", arrays) for i, v in enumerate(value)]
+    arrays[path] = np.asarray(value)
+    return path
 
 
 _NAMES = [
