@@ -21,6 +21,7 @@ from statecases.rich import (
     BlockConfig,
     Configured,
     Encoder,
+    Initialized,
     Lazy,
     Mixed,
     PairModel,
@@ -60,6 +61,13 @@ def _models() -> dict[str, tuple[keras.Model, Any]]:
         "dict_in_dict_out": (TokenTagger(), tokens),
         "list_in_tuple_out": (PairModel(), pair),
         "lazy": (Lazy(units=4), FLOATS),
+        "keras_objects": (
+            Initialized(
+                keras.initializers.GlorotUniform(seed=3),
+                regularizer=keras.regularizers.L2(0.01),
+            ),
+            FLOATS,
+        ),
     }
     for model, inputs in cases.values():
         model(inputs)
@@ -149,6 +157,7 @@ _NAMES = [
     "dict_in_dict_out",
     "list_in_tuple_out",
     "lazy",
+    "keras_objects",
 ]
 
 
@@ -190,6 +199,15 @@ def test_generated_constructor_calls_are_readable_code(tmp_path: Path) -> None:
         "    )\n"
     ) in text
     assert "\ndef scaled_tanh(x):" in text and "\nclass BlockConfig:" in text
+
+
+def test_keras_objects_are_rebuilt_from_their_config(tmp_path: Path) -> None:
+    model = Initialized(keras.initializers.GlorotUniform(seed=3))
+    model(FLOATS)
+    folder = snapshot.save(model, tmp_path / "init", layout="dir", verify=False)
+    text = (folder / "initialized_snapshot.py").read_text()
+    assert "from keras.initializers import GlorotUniform\n" in text
+    assert 'initializer=GlorotUniform.from_config({"seed": 3})' in text
 
 
 def test_keras_format_loses_the_arguments_and_the_snapshot_keeps_them(

@@ -139,3 +139,16 @@ class Lazy(keras.Model):
 
     def call(self, x):
         return self.project(self.expand(x))
+
+
+class Initialized(keras.Model):
+    """Keras objects as constructor arguments."""
+
+    def __init__(self, initializer, regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(
+            3, kernel_initializer=initializer, kernel_regularizer=regularizer
+        )
+
+    def call(self, x):
+        return self.dense(x)
