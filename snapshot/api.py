@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -15,6 +16,7 @@ import keras
 from snapshot import probe, values
 from snapshot.archive import (
     FORMAT_NAME,
+    REQUIREMENTS_NAME,
     WEIGHTS_NAME,
     ArchiveManifest,
     read_archive,
@@ -29,6 +31,7 @@ from snapshot.locate import locate_class
 from snapshot.model import ImportItem, ModelTarget, SymbolRef
 from snapshot.provenance import Provenance, describe_sources
 from snapshot.render import render_module
+from snapshot.requirements import Requirements, third_party_requirements
 from snapshot.rewrite import rewrite
 from snapshot.state import ModelState, capture_state, specs_to_json
 from snapshot.verify import (
@@ -74,15 +77,17 @@ def save(
     check = None
     if verify:
         check = partial(_verify_staged, generated=generated)
+    requirements = third_party_requirements(generated.text)
     write_archive(
         Path(path),
         members={
             module_name: generated.text.encode("utf-8"),
             probe.PROBE_NAME: probe.to_bytes(module_probe),
+            REQUIREMENTS_NAME: requirements.text().encode("utf-8"),
         },
         write_weights=lambda weights_path: model.save_weights(weights_path),
         manifest_for=partial(
-            _manifest, target, state, generated.provenance, module_name
+            _manifest, target, state, generated, module_name, requirements
         ),
         check=check,
         layout=layout,
@@ -91,9 +96,13 @@ def save(
     return Path(path)
 
 
-def load(path: str | Path) -> keras.Model:
-    """Rebuild the model saved at ``path`` and load its weights; no original code needed."""
-    return load_archive(Path(path))
+def load(path: str | Path, *, trust: bool = False) -> keras.Model:
+    """Rebuild the model saved at ``path`` and load its weights; no original code needed.
+
+    Every member's hash is checked and the generated module audited before it
+    runs; ``trust=True`` skips the audit (not the hashes).
+    """
+    return load_archive(Path(path), trust=trust)
 
 
 def module_source(
@@ -117,6 +126,8 @@ class GeneratedModule:
     text: str
     provenance: Provenance
     closure: DependencyClosure
+    #: Names and origin of each extracted definition, for the manifest.
+    definitions: list[dict[str, Any]]
 
 
 def generate_module(
@@ -146,10 +157,21 @@ def generate_module(
         weights_file=WEIGHTS_NAME,
         config=config,
     )
-    return GeneratedModule(format_source(rendered).text, provenance, closure)
+    definitions = [
+        {
+            "names": [rewritten.names[SymbolRef(f.module, n)] for n in f.bound_names],
+            "origin": f.origin,
+        }
+        for f in rewritten.fragments
+    ]
+    return GeneratedModule(
+        format_source(rendered).text, provenance, closure, definitions
+    )
 
 
-def verify(path: str | Path, *, tolerance: float = 0.0) -> VerificationReport:
+def verify(
+    path: str | Path, *, tolerance: float = 0.0, trust: bool = False
+) -> VerificationReport:
     """Load the snapshot at ``path`` in a fresh interpreter and compare probe outputs.
 
     The packages the snapshot was made from are blocked there. Returns the
@@ -157,7 +179,9 @@ def verify(path: str | Path, *, tolerance: float = 0.0) -> VerificationReport:
     """
     opened = read_archive(Path(path))
     blocked = _original_packages(opened.manifest.source.get("files", {}))
-    return verify_in_fresh_interpreter(Path(path), blocked=blocked, tolerance=tolerance)
+    return verify_in_fresh_interpreter(
+        Path(path), blocked=blocked, tolerance=tolerance, trust=trust
+    )
 
 
 def _verify_staged(folder: Path, *, generated: GeneratedModule) -> dict[str, Any]:
@@ -207,11 +231,13 @@ def module_file_name(class_name: str) -> str:
 def _manifest(
     target: ModelTarget,
     state: ModelState,
-    provenance: Provenance,
+    generated: GeneratedModule,
     module_name: str,
+    requirements: Requirements,
     hashes: dict[str, str],
     verification: dict[str, Any] | None,
 ) -> ArchiveManifest:
+    provenance = generated.provenance
     return ArchiveManifest(
         format=FORMAT_NAME,
         format_version=FORMAT_VERSION,
@@ -236,4 +262,10 @@ def _manifest(
             "probe": probe.PROBE_NAME,
         },
         verification=verification,
+        requirements=requirements.distributions,
+        imports=requirements.imports,
+        definitions=generated.definitions,
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
     )

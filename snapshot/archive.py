@@ -7,10 +7,13 @@ written beside the target under a temporary name and renamed into place.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
+import stat
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -18,11 +21,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from snapshot.errors import ArchiveError
+from snapshot.errors import ArchiveError, one_line
 from snapshot.version import FORMAT_VERSION
 
 MANIFEST_NAME = "snapshot.json"
 WEIGHTS_NAME = "model.weights.h5"
+REQUIREMENTS_NAME = "requirements.txt"
 FORMAT_NAME = "keras-snapshot"
 #: Fixed member timestamp so that equal members give equal zip bytes.
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -50,6 +54,14 @@ class ArchiveManifest:
     model: dict[str, Any]
     #: How the snapshot was verified at save time; None when it was not.
     verification: dict[str, Any] | None = None
+    #: Third-party distributions the generated module imports, with versions.
+    requirements: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Third-party top-level import names of the generated module, by distribution.
+    imports: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: The extracted definitions: their names and where each came from.
+    definitions: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: When the archive was written (UTC, ISO 8601); the only time-dependent field.
+    created: str = ""
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -58,22 +70,50 @@ class ArchiveManifest:
 
     @classmethod
     def from_json(cls, text: str, *, where: str) -> ArchiveManifest:
+        """Parse and type-check a manifest; ArchiveError names what is wrong."""
         try:
             data = json.loads(text)
-            if data.get("format") != FORMAT_NAME:
-                raise ArchiveError(f"{where}: not a keras-snapshot archive")
-            version = data.get("format_version")
-            if version != FORMAT_VERSION:
-                raise ArchiveError(
-                    f"{where}: archive format version {version!r} is not supported by this "
-                    f"keras-snapshot (it reads version {FORMAT_VERSION})"
-                )
-            data["class_name"] = data.pop("class")
-            return cls(**data)
-        except (ValueError, TypeError, KeyError, AttributeError) as error:
+        except ValueError as error:
             raise ArchiveError(
-                f"{where}: unreadable manifest {MANIFEST_NAME}: {error}"
+                f"{where}: {MANIFEST_NAME} is not JSON: {error}"
             ) from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+            raise ArchiveError(f"{where}: not a keras-snapshot archive")
+        version = data.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ArchiveError(f"{where}: format_version {version!r} is not a number")
+        if version > FORMAT_VERSION:
+            raise ArchiveError(
+                f"{where}: archive format version {version} is newer than this "
+                f"keras-snapshot reads (up to {FORMAT_VERSION}); upgrade keras-snapshot"
+            )
+        if version < FORMAT_VERSION:
+            raise ArchiveError(
+                f"{where}: archive format version {version} predates the first released "
+                f"format ({FORMAT_VERSION}) and cannot be read"
+            )
+        expected_types = {
+            "module": str,
+            "class": str,
+            "weights": str,
+            "members": dict,
+            "versions": dict,
+            "source": dict,
+            "model": dict,
+        }
+        for key, kind in expected_types.items():
+            if not isinstance(data.get(key), kind):
+                raise ArchiveError(
+                    f"{where}: manifest field {key!r} is missing or malformed"
+                )
+        if not all(isinstance(v, str) for v in data["members"].values()):
+            raise ArchiveError(f"{where}: manifest field 'members' is malformed")
+        data["class_name"] = data.pop("class")
+        known = {f.name for f in dataclasses.fields(cls)}
+        try:
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError as error:
+            raise ArchiveError(f"{where}: unreadable manifest: {error}") from None
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -168,8 +208,15 @@ class OpenedArchive:
 
 
 def read_archive(path: Path) -> OpenedArchive:
-    """Read the archive at ``path`` (zip or folder) and check every member's hash."""
+    """Read the archive at ``path`` (zip or folder) and check every member's hash.
+
+    Nothing is extracted to disk: members are read into memory after their
+    names, kinds and sizes are checked, so a hostile archive can neither write
+    outside a folder nor exhaust memory.
+    """
     path = Path(path)
+    if path.is_symlink():
+        raise ArchiveError(f"{path}: is a symbolic link; pass the archive itself")
     if path.is_dir():
         members = _read_folder(path)
     elif path.is_file():
@@ -178,12 +225,12 @@ def read_archive(path: Path) -> OpenedArchive:
         raise ArchiveError(f"{path}: no such archive")
     if MANIFEST_NAME not in members:
         raise ArchiveError(f"{path}: not a keras-snapshot archive (no {MANIFEST_NAME})")
-    manifest = ArchiveManifest.from_json(
-        members[MANIFEST_NAME].decode("utf-8"), where=str(path)
-    )
-    for name in (manifest.module, manifest.weights):
-        if name not in manifest.members:
-            raise ArchiveError(f"{path}: manifest records no hash for member {name}")
+    try:
+        manifest_text = members[MANIFEST_NAME].decode("utf-8")
+    except UnicodeDecodeError:
+        raise ArchiveError(f"{path}: {MANIFEST_NAME} is not UTF-8 text") from None
+    manifest = ArchiveManifest.from_json(manifest_text, where=str(path))
+    _check_manifest_names(manifest, where=str(path))
     for name, expected in manifest.members.items():
         if name not in members:
             raise ArchiveError(f"{path}: member {name} is missing")
@@ -191,23 +238,108 @@ def read_archive(path: Path) -> OpenedArchive:
             raise ArchiveError(
                 f"{path}: member {name} was changed after the archive was written"
             )
+    unexpected = sorted(set(members) - set(manifest.members) - {MANIFEST_NAME})
+    if unexpected:
+        raise ArchiveError(f"{path}: member {unexpected[0]} is not in the manifest")
+    try:
+        module_text = members[manifest.module].decode("utf-8")
+    except UnicodeDecodeError:
+        raise ArchiveError(
+            f"{path}: member {manifest.module} is not UTF-8 text"
+        ) from None
     return OpenedArchive(
         manifest=manifest,
-        module_text=members[manifest.module].decode("utf-8"),
+        module_text=module_text,
         weights=members[manifest.weights],
         members=members,
     )
 
 
+#: Member names are plain file names at the archive's root.
+_MEMBER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+#: Bounds on what reading an archive may cost.
+MAX_MEMBER_BYTES = 8 << 30
+MAX_COMPRESSION_RATIO = 200
+MAX_MEMBERS = 16
+
+
+def _check_member_name(name: str, *, where: str) -> None:
+    if not _MEMBER_NAME.match(name) or name in (".", ".."):
+        raise ArchiveError(f"{where}: member name {name!r} is not a plain file name")
+
+
+def _check_manifest_names(manifest: ArchiveManifest, *, where: str) -> None:
+    for name in manifest.members:
+        _check_member_name(name, where=where)
+    for name in (manifest.module, manifest.weights):
+        if name not in manifest.members:
+            raise ArchiveError(f"{where}: manifest records no hash for member {name}")
+    stem = manifest.module.removesuffix(".py")
+    if not manifest.module.endswith(".py") or not stem.isidentifier():
+        raise ArchiveError(
+            f"{where}: module member {manifest.module!r} is not a module name"
+        )
+
+
 def _read_folder(path: Path) -> dict[str, bytes]:
-    return {
-        child.name: child.read_bytes() for child in path.iterdir() if child.is_file()
-    }
+    members = {}
+    for child in sorted(path.iterdir()):
+        if child.is_symlink():
+            raise ArchiveError(f"{path}: member {child.name} is a symbolic link")
+        if child.is_file():
+            _check_member_name(child.name, where=str(path))
+            if child.stat().st_size > MAX_MEMBER_BYTES:
+                raise ArchiveError(f"{path}: member {child.name} is too large")
+            members[child.name] = child.read_bytes()
+    return members
 
 
 def _read_zip(path: Path) -> dict[str, bytes]:
     try:
         with zipfile.ZipFile(path) as archive:
-            return {info.filename: archive.read(info) for info in archive.infolist()}
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise ArchiveError(f"{path}: not a readable zip archive: {error}") from None
+            infos = archive.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise ArchiveError(
+                    f"{path}: holds {len(infos)} members, more than a snapshot"
+                )
+            members: dict[str, bytes] = {}
+            for info in infos:
+                _check_zip_member(info, members, where=str(path))
+                members[info.filename] = archive.read(info)
+            return members
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+        ValueError,
+    ) as error:
+        raise ArchiveError(
+            f"{path}: not a readable zip archive: {one_line(error)}"
+        ) from None
+    except (NotImplementedError, RuntimeError) as error:
+        # Unsupported compression or encryption.
+        raise ArchiveError(
+            f"{path}: unreadable zip member: {one_line(error)}"
+        ) from None
+
+
+def _check_zip_member(
+    info: zipfile.ZipInfo, seen: dict[str, bytes], *, where: str
+) -> None:
+    _check_member_name(info.filename, where=where)
+    if info.filename in seen:
+        raise ArchiveError(f"{where}: member {info.filename} appears twice")
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise ArchiveError(f"{where}: member {info.filename} is a symbolic link")
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise ArchiveError(
+            f"{where}: member {info.filename} is too large ({info.file_size} bytes)"
+        )
+    if info.file_size > (1 << 20) and info.file_size > MAX_COMPRESSION_RATIO * max(
+        info.compress_size, 1
+    ):
+        raise ArchiveError(
+            f"{where}: member {info.filename} expands {info.file_size // max(info.compress_size, 1)}"
+            " times; refusing a possible zip bomb"
+        )

@@ -11,13 +11,28 @@ from types import ModuleType
 import keras
 
 from snapshot.archive import read_archive
+from snapshot.audit import audit_module
 from snapshot.errors import ArchiveError, WeightsError, one_line
 
 
-def load_archive(path: Path) -> keras.Model:
-    """Rebuild the model stored at ``path`` (zip or folder) with its weights."""
+def load_archive(path: Path, *, trust: bool = False) -> keras.Model:
+    """Rebuild the model stored at ``path`` (zip or folder) with its weights.
+
+    Hashes are checked first, then the generated module is audited; unless
+    ``trust`` is set, a module importing or calling what a model should not is
+    refused before it runs.
+    """
     opened = read_archive(path)
     manifest = opened.manifest
+    if not trust:
+        report = audit_module(opened.module_text, allowed_packages=manifest.imports)
+        if not report.passed:
+            more = len(report.findings) - 1
+            extra = f" (and {more} more)" if more else ""
+            raise ArchiveError(
+                f"{path}: refusing to run {manifest.module}: {report.findings[0]}{extra}; "
+                "read it with 'snapshot inspect' and pass trust=True (--trust) if you trust it"
+            )
     # One module per distinct generated source: loading twice reuses it.
     module_name = f"snapshot_{manifest.members[manifest.module][:16]}"
     with tempfile.TemporaryDirectory(prefix="snapshot-load-") as folder:

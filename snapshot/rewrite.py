@@ -57,6 +57,8 @@ class Fragment:
 
     #: Original names of classes renamed here; Keras derives layer names from them.
     kept_class_names: tuple[tuple[str, str], ...] = ()
+    #: Module-level names the statement binds, as in its original module.
+    bound_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,7 @@ def _rewrite_statement(
         last_line=statement.last_line,
         code=tree.code.strip("\n"),
         kept_class_names=tuple(kept),
+        bound_names=statement.bound_names,
     )
 
 

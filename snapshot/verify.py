@@ -36,7 +36,7 @@ sys.meta_path.insert(0, _Blocker())
 _CHECK = """
 import json
 from snapshot.verify import check_in_this_process
-print(json.dumps(check_in_this_process(sys.argv[2])))
+print(json.dumps(check_in_this_process(sys.argv[2], trust=sys.argv[3] == "trust")))
 """
 
 
@@ -85,7 +85,7 @@ class VerificationReport:
 
 
 def verify_in_fresh_interpreter(
-    archive: Path, *, blocked: tuple[str, ...], tolerance: float
+    archive: Path, *, blocked: tuple[str, ...], tolerance: float, trust: bool = False
 ) -> VerificationReport:
     """Load ``archive`` in ``python -I`` with ``blocked`` packages unimportable."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
@@ -99,6 +99,7 @@ def verify_in_fresh_interpreter(
                 _BLOCKER + _CHECK,
                 ",".join(blocked),
                 str(archive),
+                "trust" if trust else "audit",
             ],
             cwd=empty,
             env=environment,
@@ -137,7 +138,7 @@ def verify_in_fresh_interpreter(
     )
 
 
-def check_in_this_process(archive: str) -> dict[str, Any]:
+def check_in_this_process(archive: str, *, trust: bool = False) -> dict[str, Any]:
     """Load ``archive`` here and compare probe outputs; the verifying child runs this."""
     from snapshot import probe
     from snapshot.archive import read_archive
@@ -149,7 +150,7 @@ def check_in_this_process(archive: str) -> dict[str, Any]:
     try:
         opened = read_archive(Path(archive))
         result["versions_then"] = opened.manifest.versions
-        model = load_archive(Path(archive))
+        model = load_archive(Path(archive), trust=trust)
         stored = probe.from_bytes(opened.members[probe.PROBE_NAME])
         specs = specs_from_json(opened.manifest.model["inputs"])
         outputs = probe.run(model, specs, stored.inputs)
