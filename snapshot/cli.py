@@ -20,6 +20,7 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 EXIT_UNSUPPORTED_SOURCE = 3
 EXIT_VERIFICATION_FAILED = 4
+EXIT_AUDIT_REFUSED = 5
 EXIT_INTERNAL_ERROR = 123
 
 _EXIT_CODES_HELP = (
@@ -200,17 +201,49 @@ def source_command(
     "versions may need e.g. 1e-5.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def verify_command(archive: str, tolerance: float, as_json: bool) -> None:
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Run the generated module even if the audit refuses it (see 'snapshot inspect').",
+)
+def verify_command(archive: str, tolerance: float, as_json: bool, trust: bool) -> None:
     def run() -> None:
         from snapshot import api
 
-        report = api.verify(archive, tolerance=tolerance)
+        report = api.verify(archive, tolerance=tolerance, trust=trust)
         if as_json:
             click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
         else:
             click.echo(report.summary())
         if not report.passed:
             sys.exit(EXIT_VERIFICATION_FAILED)
+
+    _run(run)
+
+
+@cli.command(
+    "inspect",
+    help="Describe ARCHIVE without running its code: class, versions, requirements, "
+    "source files, the extracted definitions with their origin, the audit of the "
+    "generated module and the verification record.\n\nExit status: 0 when the "
+    "archive is intact and its module passes the audit; 5 when the audit refuses "
+    "it (it would load only with --trust); 1 when ARCHIVE is not a readable snapshot.",
+)
+@click.argument("archive", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+def inspect_command(archive: str, as_json: bool) -> None:
+    def run() -> None:
+        from pathlib import Path
+
+        from snapshot.inspect_archive import describe_archive, summary
+
+        described = describe_archive(Path(archive))
+        if as_json:
+            click.echo(json.dumps(described, indent=2, sort_keys=True))
+        else:
+            click.echo(summary(described))
+        if not described["audit"]["passed"]:
+            sys.exit(EXIT_AUDIT_REFUSED)
 
     _run(run)
 

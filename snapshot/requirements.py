@@ -42,7 +42,8 @@ def third_party_requirements(source: str) -> Requirements:
             try:
                 distributions[distribution] = importlib.metadata.version(distribution)
             except importlib.metadata.PackageNotFoundError:
-                distributions[distribution] = "unknown"
+                # Not installed here: an optional import the code guards with try/except.
+                pass
     return Requirements(dict(sorted(distributions.items())), imports)
 
 
