@@ -149,6 +149,23 @@ def write_archive(
         )
     if not os.access(path.parent, os.W_OK):
         raise ArchiveError(f"{path}: folder {path.parent} is not writable")
+    try:
+        return _write_staged(
+            path, members, write_weights, manifest_for, check, layout=layout
+        )
+    except OSError as error:
+        raise ArchiveError(f"{path}: cannot write: {one_line(error)}") from None
+
+
+def _write_staged(
+    path: Path,
+    members: dict[str, bytes],
+    write_weights: Callable[[Path], None],
+    manifest_for: Callable[[dict[str, str], dict[str, Any] | None], ArchiveManifest],
+    check: Callable[[Path], dict[str, Any]] | None,
+    *,
+    layout: str,
+) -> ArchiveManifest:
     with tempfile.TemporaryDirectory(
         prefix=".snapshot-", dir=path.parent
     ) as staging_name:
