@@ -34,7 +34,7 @@ from snapshot.render import render_module
 from snapshot.requirements import Requirements, third_party_requirements
 from snapshot.rewrite import rewrite
 from snapshot.state import ModelState, capture_state, specs_to_json
-from snapshot.verify import (
+from snapshot.verification import (
     VerificationReport,
     current_versions,
     raise_unless_passed,

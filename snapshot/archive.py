@@ -14,8 +14,10 @@ import os
 import re
 import shutil
 import stat
+import struct
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -327,6 +329,8 @@ def _read_zip(path: Path) -> dict[str, bytes]:
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
+        zlib.error,
+        struct.error,
         OSError,
         EOFError,
         ValueError,

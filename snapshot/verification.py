@@ -35,7 +35,7 @@ sys.meta_path.insert(0, _Blocker())
 
 _CHECK = """
 import json
-from snapshot.verify import check_in_this_process
+from snapshot.verification import check_in_this_process
 print(json.dumps(check_in_this_process(sys.argv[2], trust=sys.argv[3] == "trust")))
 """
 
