@@ -73,3 +73,29 @@ def test_damaged_archive_raises_only_snapshot_errors(
         pass
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     path.unlink()
+
+
+def test_concurrent_saves_to_one_path_leave_a_whole_archive(tmp_path: Path) -> None:
+    import threading
+
+    models = [StoresUnits(units) for units in (2, 3, 4)]
+    for each in models:
+        each(np.ones((1, 3), "float32"))
+    target = tmp_path / "shared.snapshot"
+    errors: list[BaseException] = []
+
+    def save(each: StoresUnits) -> None:
+        try:
+            snapshot.save(each, target, verify=False, overwrite=True)
+        except BaseException as error:  # collected and re-raised below
+            errors.append(error)
+
+    threads = [threading.Thread(target=save, args=(each,)) for each in models]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    loaded = snapshot.load(target)
+    assert loaded.units in (2, 3, 4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shared.snapshot"]
