@@ -10,6 +10,7 @@ Problems are gathered, never raised mid-walk, and reported together.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import inspect
 import itertools
 import sys
@@ -29,7 +30,7 @@ from snapshot.model import (
 )
 from snapshot.modules import Origin, classify, find_module
 from snapshot.parse import ModuleIndex, read_module
-from snapshot.resolve import StatementAnalysis, analyse_statement
+from snapshot.scopes import find_uses
 
 _Edges = dict[tuple[str, int], set[tuple[str, int]]]
 
@@ -66,13 +67,24 @@ class Resolved:
 class ExtractedStatement:
     """A reached statement and what each of its module-level reads denotes."""
 
-    analysis: StatementAnalysis
-    #: Aligned with ``analysis.read_nodes``.
+    statement: Statement
+    #: The statement's source, comments directly above included.
+    text: str
+    #: Its module-level reads, in source order.
+    uses: tuple[NameUse, ...]
+    #: Aligned with ``uses``.
     resolutions: tuple[Resolved, ...]
 
-    @property
-    def statement(self) -> Statement:
-        return self.analysis.statement
+    def resolution_of(self, use: NameUse) -> Resolved | None:
+        """What a read of the same name, attributes and context denotes here."""
+        for known, resolved in zip(self.uses, self.resolutions, strict=True):
+            if (known.name, known.attributes, known.in_annotation) == (
+                use.name,
+                use.attributes,
+                use.in_annotation,
+            ):
+                return resolved
+        return None
 
 
 @dataclass(frozen=True)
@@ -227,14 +239,11 @@ class _ClosureWalker:
         if key in self.extracted:
             return
         path = str(index.source.path)
-        analysis = analyse_statement(
-            statement, index.statement_text(statement), path=path
-        )
-        resolutions = tuple(
-            self._resolve_use(index, use) for _, use in analysis.read_nodes
-        )
-        self.extracted[key] = ExtractedStatement(analysis, resolutions)
-        for (_, use), resolved in zip(analysis.read_nodes, resolutions, strict=True):
+        text = index.statement_text(statement)
+        uses = find_uses(statement, text, path=path).uses
+        resolutions = tuple(self._resolve_use(index, use) for use in uses)
+        self.extracted[key] = ExtractedStatement(statement, text, uses, resolutions)
+        for use, resolved in zip(uses, resolutions, strict=True):
             # Annotations alone never pull code in; see drop_unreached_annotations.
             if resolved.symbol is not None and not use.in_annotation:
                 self.require(resolved.symbol, with_additions=not use.stores_only)
@@ -242,9 +251,7 @@ class _ClosureWalker:
     def drop_unreached_annotations(self) -> None:
         """Mark annotation reads of symbols nothing else required as dropped."""
         for key, extracted in self.extracted.items():
-            pairs = zip(
-                extracted.analysis.read_nodes, extracted.resolutions, strict=True
-            )
+            pairs = zip(extracted.uses, extracted.resolutions, strict=True)
             resolutions = tuple(
                 (
                     Resolved(dropped=True)
@@ -253,9 +260,11 @@ class _ClosureWalker:
                     and resolved.symbol not in self._required
                     else resolved
                 )
-                for (_, use), resolved in pairs
+                for use, resolved in pairs
             )
-            self.extracted[key] = ExtractedStatement(extracted.analysis, resolutions)
+            self.extracted[key] = dataclasses.replace(
+                extracted, resolutions=resolutions
+            )
 
     # Name resolution -----------------------------------------------------------------
 
@@ -390,10 +399,8 @@ class _ClosureWalker:
         hard: _Edges = {key: set() for key in self.extracted}
         soft: _Edges = {key: set() for key in self.extracted}
         for key, extracted in self.extracted.items():
-            pairs = zip(
-                extracted.analysis.read_nodes, extracted.resolutions, strict=True
-            )
-            for (_, use), resolved in pairs:
+            pairs = zip(extracted.uses, extracted.resolutions, strict=True)
+            for use, resolved in pairs:
                 if resolved.symbol is None:
                     continue
                 for position in self._statements_of.get(resolved.symbol, ()):

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from snapshot.collect import DependencyClosure, ExtractedStatement
+from snapshot.collect import DependencyClosure, ExtractedStatement, Resolved
 from snapshot.config import SnapshotConfig
-from snapshot.model import ImportItem, StatementKind, SymbolRef
+from snapshot.model import ImportItem, NameUse, StatementKind, SymbolRef
 from snapshot.modules import Origin, classify
+from snapshot.resolve import analyse_statement
 
 #: Names the generated module defines for its users; model code never takes them.
 RESERVED_NAMES = (
@@ -181,7 +182,7 @@ def _import_key(item: ImportItem) -> ImportItem:
 def _identifiers_in(statements: Iterable[ExtractedStatement]) -> set[str]:
     found: set[str] = set()
     for extracted in statements:
-        found.update(re.findall(r"[A-Za-z_]\w*", extracted.analysis.tree.code))
+        found.update(re.findall(r"[A-Za-z_]\w*", extracted.text))
     return found
 
 
@@ -243,10 +244,57 @@ def _rewrite_statement(
     extracted: ExtractedStatement, names: _NameTable, any_name: str | None
 ) -> Fragment:
     statement = extracted.statement
-    analysis = extracted.analysis
+    renamed_here = {
+        name: names.name_of(SymbolRef(statement.module, name))
+        for name in statement.bound_names
+    }
+    kept = tuple(
+        (new, old)
+        for old, new in renamed_here.items()
+        if new != old and statement.kind is StatementKind.CLASS
+    )
+    unchanged = all(new == old for old, new in renamed_here.items()) and not any(
+        _changes(use, resolved, names)
+        for use, resolved in zip(extracted.uses, extracted.resolutions, strict=True)
+    )
+    if unchanged:
+        # Most statements keep their text; only those that change go through LibCST.
+        code = extracted.text.strip("\n")
+    else:
+        code = _rewritten_code(extracted, names, any_name)
+    return Fragment(
+        module=statement.module,
+        first_line=statement.first_line,
+        last_line=statement.last_line,
+        code=code,
+        kept_class_names=kept,
+        bound_names=statement.bound_names,
+    )
+
+
+def _changes(use: NameUse, resolved: Resolved, names: _NameTable) -> bool:
+    """True when the rewrite must change this read."""
+    if resolved.dropped or resolved.consumed_attributes:
+        return True
+    if resolved.symbol is not None:
+        return names.name_of(resolved.symbol) != use.name
+    if resolved.import_item is not None:
+        if _is_keras_registration(resolved.import_item, use.attributes):
+            return True
+        return names.name_of(_import_key(resolved.import_item)) != use.name
+    return False
+
+
+def _rewritten_code(
+    extracted: ExtractedStatement, names: _NameTable, any_name: str | None
+) -> str:
+    statement = extracted.statement
+    analysis = analyse_statement(statement, extracted.text, path=statement.module)
     plan = _RewritePlan(any_name=any_name)
-    pairs = zip(analysis.read_nodes, extracted.resolutions, strict=True)
-    for (node, use), resolved in pairs:
+    for node, use in analysis.read_nodes:
+        resolved = extracted.resolution_of(use)
+        if resolved is None:  # True/False/None: LibCST sees names, ast constants
+            continue
         chain = analysis.attribute_chains.get(id(node), ())
         if resolved.dropped:
             plan.dropped.add(id(node))
@@ -268,23 +316,13 @@ def _rewrite_statement(
             plan.replacements[id(chain[resolved.consumed_attributes - 1])] = new
         elif new != use.name:
             plan.replacements[id(node)] = new
-    kept: list[tuple[str, str]] = []
     for node in analysis.write_nodes:
         new = names.name_of(SymbolRef(statement.module, node.value))
         if new != node.value:
             plan.replacements[id(node)] = new
             plan.global_renames[node.value] = new
-            if statement.kind is StatementKind.CLASS:
-                kept.append((new, node.value))
     tree = analysis.tree.visit(_StatementRewriter(plan))
-    return Fragment(
-        module=statement.module,
-        first_line=statement.first_line,
-        last_line=statement.last_line,
-        code=tree.code.strip("\n"),
-        kept_class_names=tuple(kept),
-        bound_names=statement.bound_names,
-    )
+    return tree.code.strip("\n")
 
 
 def _is_keras_registration(item: ImportItem, attributes: tuple[str, ...]) -> bool:

@@ -1,30 +1,39 @@
-"""Per-statement LibCST analysis: which module-level names a statement reads."""
+"""Per-statement analysis: which module-level names a statement reads.
+
+Both analyzers, the fast one (``ast`` + ``symtable``) used to walk the closure
+and LibCST's (used where a statement is rewritten), must agree.
+"""
 
 from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from snapshot.model import Statement, StatementKind
 from snapshot.resolve import analyse_statement
+from snapshot.scopes import find_uses
+
+ANALYZERS = {"symtable": find_uses, "libcst": analyse_statement}
 
 
-def uses_of(
-    code: str, first_line: int = 1
-) -> list[tuple[str, tuple[str, ...], int, bool]]:
-    text = textwrap.dedent(code)
-    statement = Statement(
-        "m",
-        0,
-        first_line,
-        first_line + text.count("\n") - 1,
-        StatementKind.CLASS,
-        ("A",),
-    )
-    analysis = analyse_statement(statement, text, path="m.py")
-    return [(u.name, u.attributes, u.line, u.at_import_time) for u in analysis.uses]
+@pytest.fixture(params=sorted(ANALYZERS))
+def uses_of(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    analyse = ANALYZERS[request.param]
+
+    def uses(
+        code: str, first_line: int = 1
+    ) -> list[tuple[str, tuple[str, ...], int, bool]]:
+        text = textwrap.dedent(code)
+        last = first_line + text.count("\n") - 1
+        statement = Statement("m", 0, first_line, last, StatementKind.CLASS, ("A",))
+        found = analyse(statement, text, path="m.py").uses
+        return [(u.name, u.attributes, u.line, u.at_import_time) for u in found]
+
+    return uses
 
 
-def test_reads_are_classified_by_when_they_run() -> None:
+def test_reads_are_classified_by_when_they_run(uses_of) -> None:  # type: ignore[no-untyped-def]
     uses = uses_of(
         """\
         @register("a")
@@ -52,7 +61,7 @@ def test_reads_are_classified_by_when_they_run() -> None:
     ]
 
 
-def test_locals_closures_and_globals() -> None:
+def test_locals_closures_and_globals(uses_of) -> None:  # type: ignore[no-untyped-def]
     uses = uses_of("""\
         def outer(x):
             counter = 0
@@ -70,9 +79,36 @@ def test_locals_closures_and_globals() -> None:
     ]
 
 
-def test_string_annotations_are_read() -> None:
+def test_string_annotations_are_read(uses_of) -> None:  # type: ignore[no-untyped-def]
     uses = uses_of("""\
         def build(config: "Config") -> "Dict[str, Layer]":
             return config
         """)
     assert sorted(name for name, *_ in uses) == ["Config", "Dict", "Layer", "str"]
+
+
+def test_both_analyzers_agree_on_the_fixture_packages() -> None:
+    from pathlib import Path
+
+    from snapshot.model import ModuleSource
+    from snapshot.parse import read_module
+
+    assets = Path(__file__).resolve().parent.parent / "assets"
+    compared = 0
+    for path in sorted(assets.rglob("*.py")):
+        parts = path.relative_to(assets).with_suffix("").parts
+        package = parts[-1] == "__init__"
+        name = ".".join(parts[:-1] if package else parts)
+        index = read_module(ModuleSource(name, path, is_package=package))
+        for statement in index.statements:
+            text = index.statement_text(statement)
+            fast = find_uses(statement, text, path=str(path)).uses
+            # LibCST sees True/False/None as names; ast sees constants.
+            slow = [
+                u
+                for u in analyse_statement(statement, text, path=str(path)).uses
+                if u.name not in ("True", "False", "None")
+            ]
+            assert sorted(fast, key=repr) == sorted(slow, key=repr), (path, statement)
+            compared += 1
+    assert compared > 50
