@@ -74,10 +74,10 @@ def save(
     generated = generate_module(target, state, config=options)
     module_probe = probe.make_probe(model, inputs, state.inputs)
     module_name = module_file_name(target.class_name)
+    requirements = third_party_requirements(generated.text)
     check = None
     if verify:
-        check = partial(_verify_staged, generated=generated)
-    requirements = third_party_requirements(generated.text)
+        check = partial(_verify_staged, generated=generated, requirements=requirements)
     write_archive(
         Path(path),
         members={
@@ -178,17 +178,20 @@ def verify(
     report; ``report.passed`` tells the verdict.
     """
     opened = read_archive(Path(path))
-    blocked = _original_packages(opened.manifest.source.get("files", {}))
+    blocked = _original_packages(
+        opened.manifest.source.get("files", {}), imported=opened.manifest.imports
+    )
     return verify_in_fresh_interpreter(
         Path(path), blocked=blocked, tolerance=tolerance, trust=trust
     )
 
 
-def _verify_staged(folder: Path, *, generated: GeneratedModule) -> dict[str, Any]:
+def _verify_staged(
+    folder: Path, *, generated: GeneratedModule, requirements: Requirements
+) -> dict[str, Any]:
     files = {f.relative_path: f.sha256 for f in generated.provenance.files}
-    report = verify_in_fresh_interpreter(
-        folder, blocked=_original_packages(files), tolerance=0.0
-    )
+    blocked = _original_packages(files, imported=requirements.imports)
+    report = verify_in_fresh_interpreter(folder, blocked=blocked, tolerance=0.0)
     raise_unless_passed(report, suspects=_stateful_module_objects(generated.closure))
     return {
         "method": "fresh interpreter (python -I), original packages blocked",
@@ -198,10 +201,16 @@ def _verify_staged(folder: Path, *, generated: GeneratedModule) -> dict[str, Any
     }
 
 
-def _original_packages(files: Mapping[str, str]) -> tuple[str, ...]:
-    """Top-level packages of the source files, e.g. ``zoo`` for ``zoo/layers.py``."""
+def _original_packages(
+    files: Mapping[str, str], *, imported: Mapping[str, str]
+) -> tuple[str, ...]:
+    """Top-level packages the code was taken from, e.g. ``zoo`` for ``zoo/layers.py``.
+
+    A package the generated module still imports (Keras, when only some of its
+    modules were interned) is not blocked.
+    """
     tops = {name.split("/")[0].removesuffix(".py") for name in files}
-    return tuple(sorted(tops))
+    return tuple(sorted(tops - set(imported)))
 
 
 def _stateful_module_objects(closure: DependencyClosure) -> list[str]:

@@ -99,6 +99,8 @@ class DependencyClosure:
     modules: tuple[ModuleIndex, ...]
     #: True when any contributing module uses ``from __future__ import annotations``.
     future_annotations: bool
+    #: Every first-party module the walk read, re-exporting ones included.
+    modules_read: tuple[ModuleIndex, ...] = ()
 
 
 def collect(
@@ -142,6 +144,7 @@ def collect(
         statements=tuple(ordered),
         modules=indexes,
         future_annotations=any(index.future_annotations for index in indexes),
+        modules_read=tuple(walker.indexes[name] for name in sorted(walker.indexes)),
     )
 
 
@@ -240,7 +243,8 @@ class _ClosureWalker:
             return
         path = str(index.source.path)
         text = index.statement_text(statement)
-        uses = find_uses(statement, text, path=path).uses
+        nodes = index.statement_nodes(statement)
+        uses = find_uses(statement, text, path=path, nodes=nodes).uses
         resolutions = tuple(self._resolve_use(index, use) for use in uses)
         self.extracted[key] = ExtractedStatement(statement, text, uses, resolutions)
         for use, resolved in zip(uses, resolutions, strict=True):

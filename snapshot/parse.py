@@ -56,6 +56,13 @@ class ModuleIndex:
     #: True when the module starts with ``from __future__ import annotations``.
     future_annotations: bool
     _lines: list[str] = field(repr=False, compare=False, default_factory=list)
+    _nodes: list[list[ast.stmt]] = field(
+        repr=False, compare=False, default_factory=list
+    )
+
+    def statement_nodes(self, statement: Statement) -> list[ast.stmt]:
+        """The statement's nodes in the module's ``ast`` tree (absolute lines)."""
+        return self._nodes[statement.index]
 
     def statement_text(self, statement: Statement) -> str:
         """The source lines of ``statement``, comments directly above included."""
@@ -87,6 +94,7 @@ def read_module(source: ModuleSource) -> ModuleIndex:
         star_imports=tuple(gatherer.star_imports),
         future_annotations=gatherer.future_annotations,
         _lines=lines,
+        _nodes=gatherer.nodes,
     )
 
 
@@ -122,6 +130,8 @@ class _TopLevelGatherer:
         self.future_annotations = False
         #: Functions of this module that add to module-level registries.
         self.registering_functions: dict[str, list[str]] = {}
+        #: The ast nodes of each statement, by statement index.
+        self.nodes: list[list[ast.stmt]] = []
 
     def gather(self, body: list[ast.stmt]) -> None:
         groups: list[list[ast.stmt]] = []
@@ -134,6 +144,7 @@ class _TopLevelGatherer:
         self.registering_functions = _registering_functions(body)
         for group in groups:
             self._add_statement(group)
+            self.nodes.append(group)
 
     def _add_statement(self, nodes: list[ast.stmt]) -> None:
         index = len(self.statements)

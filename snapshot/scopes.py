@@ -44,16 +44,31 @@ class StatementUses:
     uses: tuple[NameUse, ...]
 
 
-def find_uses(statement: Statement, text: str, *, path: str) -> StatementUses:
-    """Analyse ``text``, the source of ``statement``, for module-level reads."""
+def find_uses(
+    statement: Statement,
+    text: str,
+    *,
+    path: str,
+    nodes: list[ast.stmt] | None = None,
+) -> StatementUses:
+    """Analyse ``text``, the source of ``statement``, for module-level reads.
+
+    ``nodes`` are the statement's nodes from the module's own ``ast`` tree, if
+    at hand; they save parsing ``text`` a second time.
+    """
+    offset = statement.first_line - 1
     try:
-        tree = ast.parse(text)
+        if nodes is None:
+            nodes = ast.parse(text).body
+            # Lines of a separately parsed statement count from its first line.
+            node_offset, table_offset = offset, 0
+        else:
+            node_offset, table_offset = 0, offset
         table = symtable.symtable(text, path, "exec")
     except SyntaxError as error:
-        line = statement.first_line + (error.lineno or 1) - 1
-        raise SourceSyntaxError(path, line, error.msg) from None
-    gatherer = _UseGatherer(table, line_offset=statement.first_line - 1)
-    for node in tree.body:
+        raise SourceSyntaxError(path, offset + (error.lineno or 1), error.msg) from None
+    gatherer = _UseGatherer(table, line_offset=node_offset, table_offset=table_offset)
+    for node in nodes:
         gatherer.visit(node)
     uses = sorted(gatherer.uses, key=lambda pair: pair[0])
     return StatementUses(statement, tuple(use for _, use in uses))
@@ -66,11 +81,14 @@ class _UseGatherer(ast.NodeVisitor):
     of a module-level or builtin name.
     """
 
-    def __init__(self, table: symtable.SymbolTable, *, line_offset: int) -> None:
+    def __init__(
+        self, table: symtable.SymbolTable, *, line_offset: int, table_offset: int
+    ) -> None:
         self.uses: list[tuple[tuple[int, int], NameUse]] = []
         self._offset = line_offset
+        self._table_offset = table_offset
         self._tables: list[symtable.SymbolTable] = [table]
-        self._children = {id(table): _children_by_key(table)}
+        self._children = {id(table): _children_by_key(table, table_offset)}
         self._in_function = 0
         self._in_annotation = 0
         self._chains: dict[int, tuple[str, ...]] = {}
@@ -85,7 +103,7 @@ class _UseGatherer(ast.NodeVisitor):
             # Python versions that inline a scope (PEP 709) give it no table.
             return current
         table = queue.popleft()
-        self._children[id(table)] = _children_by_key(table)
+        self._children[id(table)] = _children_by_key(table, self._table_offset)
         return table
 
     def _visit_in(self, table: symtable.SymbolTable, nodes: list[ast.AST]) -> None:
@@ -233,9 +251,10 @@ class _UseGatherer(ast.NodeVisitor):
 
 
 def _children_by_key(
-    table: symtable.SymbolTable,
+    table: symtable.SymbolTable, offset: int
 ) -> dict[tuple[str, int], deque[symtable.SymbolTable]]:
+    """Child tables by (name, line in the nodes' numbering), in source order."""
     children: dict[tuple[str, int], deque[symtable.SymbolTable]] = defaultdict(deque)
     for child in table.get_children():
-        children[(child.get_name(), child.get_lineno())].append(child)
+        children[(child.get_name(), child.get_lineno() + offset)].append(child)
     return children
