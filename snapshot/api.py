@@ -77,7 +77,12 @@ def save(
     requirements = third_party_requirements(generated.text)
     check = None
     if verify:
-        check = partial(_verify_staged, generated=generated, requirements=requirements)
+        check = partial(
+            _verify_staged,
+            generated=generated,
+            requirements=requirements,
+            tolerance=probe.rounding_tolerance(module_probe.outputs),
+        )
     write_archive(
         Path(path),
         members={
@@ -170,14 +175,18 @@ def generate_module(
 
 
 def verify(
-    path: str | Path, *, tolerance: float = 0.0, trust: bool = False
+    path: str | Path, *, tolerance: float | None = None, trust: bool = False
 ) -> VerificationReport:
     """Load the snapshot at ``path`` in a fresh interpreter and compare probe outputs.
 
-    The packages the snapshot was made from are blocked there. Returns the
-    report; ``report.passed`` tells the verdict.
+    The packages the snapshot was made from are blocked there. ``tolerance``
+    defaults to what floating-point rounding explains for the recorded
+    outputs. Returns the report; ``report.passed`` tells the verdict.
     """
     opened = read_archive(Path(path))
+    if tolerance is None:
+        stored = probe.from_bytes(opened.members[probe.PROBE_NAME])
+        tolerance = probe.rounding_tolerance(stored.outputs)
     blocked = _original_packages(
         opened.manifest.source.get("files", {}), imported=opened.manifest.imports
     )
@@ -187,11 +196,15 @@ def verify(
 
 
 def _verify_staged(
-    folder: Path, *, generated: GeneratedModule, requirements: Requirements
+    folder: Path,
+    *,
+    generated: GeneratedModule,
+    requirements: Requirements,
+    tolerance: float,
 ) -> dict[str, Any]:
     files = {f.relative_path: f.sha256 for f in generated.provenance.files}
     blocked = _original_packages(files, imported=requirements.imports)
-    report = verify_in_fresh_interpreter(folder, blocked=blocked, tolerance=0.0)
+    report = verify_in_fresh_interpreter(folder, blocked=blocked, tolerance=tolerance)
     raise_unless_passed(report, suspects=_stateful_module_objects(generated.closure))
     return {
         "method": "fresh interpreter (python -I), original packages blocked",

@@ -194,11 +194,11 @@ def source_command(
 @click.option(
     "--tolerance",
     type=float,
-    default=0.0,
-    show_default=True,
-    help="Largest absolute output difference accepted. 0 demands identical outputs, "
-    "right on the machine that saved the snapshot; other hardware or library "
-    "versions may need e.g. 1e-5.",
+    default=None,
+    help="Largest absolute output difference accepted. Default: what floating-point "
+    "rounding explains, 16 units in the last place of the largest recorded output "
+    "(0 for integer outputs); other hardware or library versions may need more, "
+    "e.g. 1e-5.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
@@ -206,7 +206,9 @@ def source_command(
     is_flag=True,
     help="Run the generated module even if the audit refuses it (see 'snapshot inspect').",
 )
-def verify_command(archive: str, tolerance: float, as_json: bool, trust: bool) -> None:
+def verify_command(
+    archive: str, tolerance: float | None, as_json: bool, trust: bool
+) -> None:
     def run() -> None:
         from snapshot import api
 

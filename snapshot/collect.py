@@ -72,8 +72,14 @@ class ExtractedStatement:
     text: str
     #: Its module-level reads, in source order.
     uses: tuple[NameUse, ...]
-    #: Aligned with ``uses``.
+    #: Aligned with ``uses``; builtin-like placeholders for reads in left-out methods.
     resolutions: tuple[Resolved, ...]
+    #: Methods of a class that nothing reaches; the snapshot replaces them by stubs.
+    dead_members: tuple[str, ...] = ()
+
+    def uses_members(self) -> set[str]:
+        """Methods that hold at least one read."""
+        return {use.member for use in self.uses if use.member is not None}
 
     def resolution_of(self, use: NameUse) -> Resolved | None:
         """What a read of the same name, attributes and context denotes here."""
@@ -116,6 +122,7 @@ def collect(
     """
     walker = _ClosureWalker(config)
     root = SymbolRef(target.module.name, target.class_name)
+    walker.root = root
     walker.index_for(target.module.name, source=target.module)
     walker.require(root)
     for extra in extra_roots:
@@ -164,6 +171,12 @@ class _ClosureWalker:
         self._required: dict[SymbolRef, bool] = {}
         #: Statements binding or changing each reached symbol.
         self._statements_of: dict[SymbolRef, tuple[int, ...]] = {}
+        #: The model class; all its own methods are kept.
+        self.root: SymbolRef | None = None
+        #: Attribute names that reached code touches (method reachability).
+        self._live_attributes: set[str] = set()
+        #: Attribute names touched by each extracted statement, by method.
+        self._attributes: dict[tuple[str, int], dict[str | None, frozenset[str]]] = {}
 
     def index_for(self, module: str, *, source: object = None) -> ModuleIndex | None:
         if module not in self.indexes:
@@ -185,6 +198,12 @@ class _ClosureWalker:
             self._pending.append(symbol)
 
     def run(self) -> None:
+        """Walk until no symbol is pending and no left-out method became reachable."""
+        self._walk_pending()
+        while self._revive_members():
+            self._walk_pending()
+
+    def _walk_pending(self) -> None:
         while self._pending:
             symbol = self._pending.pop(0)
             index = self.indexes[symbol.module]
@@ -244,13 +263,96 @@ class _ClosureWalker:
         path = str(index.source.path)
         text = index.statement_text(statement)
         nodes = index.statement_nodes(statement)
-        uses = find_uses(statement, text, path=path, nodes=nodes).uses
-        resolutions = tuple(self._resolve_use(index, use) for use in uses)
-        self.extracted[key] = ExtractedStatement(statement, text, uses, resolutions)
+        found = find_uses(statement, text, path=path, nodes=nodes)
+        dead = self._unreached_members(statement, found.members)
+        resolutions = tuple(
+            Resolved() if use.member in dead else self._resolve_use(index, use)
+            for use in found.uses
+        )
+        self.extracted[key] = ExtractedStatement(
+            statement, text, found.uses, resolutions, tuple(sorted(dead))
+        )
+        self._attributes[key] = found.attributes
+        for member, names in found.attributes.items():
+            if member not in dead:
+                self._live_attributes |= names
+        self._require_reads(found.uses, resolutions, skip=dead)
+
+    def _require_reads(
+        self,
+        uses: tuple[NameUse, ...],
+        resolutions: tuple[Resolved, ...],
+        *,
+        skip: set[str],
+    ) -> None:
         for use, resolved in zip(uses, resolutions, strict=True):
             # Annotations alone never pull code in; see drop_unreached_annotations.
-            if resolved.symbol is not None and not use.in_annotation:
-                self.require(resolved.symbol, with_additions=not use.stores_only)
+            if use.member in skip or use.in_annotation or resolved.symbol is None:
+                continue
+            self.require(resolved.symbol, with_additions=not use.stores_only)
+
+    # Method-level reachability --------------------------------------------------------
+
+    def _unreached_members(
+        self, statement: Statement, members: tuple[str, ...]
+    ) -> set[str]:
+        """Methods of a class statement that nothing reaches (yet).
+
+        A method is reached when it is special (``__init__``), when it overrides
+        a method of a third-party base class (Keras calls ``build``, ``call``,
+        ``get_config``...), when reached code touches an attribute of its name,
+        or when it belongs to the model class itself. The rest (preset download,
+        exporters) is left out, and their dependencies with them.
+        """
+        if statement.kind is not StatementKind.CLASS or not members:
+            return set()
+        name = statement.bound_names[0]
+        if SymbolRef(statement.module, name) == self.root:
+            return set()
+        cls = getattr(sys.modules.get(statement.module), name, None)
+        if not isinstance(cls, type) or cls.__module__ != statement.module:
+            # Without the live class, overrides cannot be told: keep everything.
+            return set()
+        external = [
+            base
+            for base in cls.__mro__[1:]
+            if not self._is_first_party(base.__module__)
+        ]
+        return {
+            member
+            for member in members
+            if not (member.startswith("__") and member.endswith("__"))
+            and not any(member in vars(base) for base in external)
+            and member not in self._live_attributes
+        }
+
+    def _revive_members(self) -> bool:
+        """Bring back left-out methods whose name reached code now touches."""
+        revived = False
+        for key, extracted in list(self.extracted.items()):
+            alive = {m for m in extracted.dead_members if m in self._live_attributes}
+            if not alive:
+                continue
+            revived = True
+            index = self.indexes[key[0]]
+            resolutions = tuple(
+                self._resolve_use(index, use) if use.member in alive else resolved
+                for use, resolved in zip(
+                    extracted.uses, extracted.resolutions, strict=True
+                )
+            )
+            dead = set(extracted.dead_members) - alive
+            self.extracted[key] = dataclasses.replace(
+                extracted, resolutions=resolutions, dead_members=tuple(sorted(dead))
+            )
+            for member in alive:
+                self._live_attributes |= self._attributes[key].get(member, frozenset())
+            self._require_reads(
+                extracted.uses,
+                resolutions,
+                skip=dead | {m for m in extracted.uses_members() if m not in alive},
+            )
+        return revived
 
     def drop_unreached_annotations(self) -> None:
         """Mark annotation reads of symbols nothing else required as dropped."""

@@ -148,6 +148,9 @@ class NameUse:
     #: True when the object is only stored into (``REGISTRY[k] = v``): its
     #: definition is needed, but not what other code adds to it.
     stores_only: bool = False
+    #: The method of a top-level class the read sits in (decorators and defaults
+    #: included); None for code outside methods.
+    member: str | None = None
 
 
 class Reason(enum.Enum):

@@ -37,12 +37,19 @@ def install() -> None:
 
 def _wrap_model_new(keras_module: ModuleType) -> None:
     # Layers too: a layer passed to a model's constructor is rebuilt from its call.
-    # Model overrides __new__ (and calls Layer's without arguments), so both are
-    # wrapped; the Model wrapper runs last and keeps the real arguments.
-    for owner in (keras_module.layers.Layer, keras_module.Model):
-        if "__new__" in vars(owner) and getattr(
-            owner.__new__, "_snapshot_recorder", False
-        ):
+    # Model and Functional override __new__ and call the next one without the
+    # arguments, so each is wrapped: the outermost wrapper records last and keeps
+    # the real ones. (Keras puts Functional into the bases of a Model subclass
+    # whose __init__ builds a functional graph, after its first instance.)
+    owners = [keras_module.layers.Layer, keras_module.Model, keras_module.Sequential]
+    functional = sys.modules.get("keras.src.models.functional")
+    if functional is not None:
+        owners.append(functional.Functional)
+    for owner in owners:
+        # Layer inherits Operation.__new__; the others define their own.
+        if owner is not keras_module.layers.Layer and "__new__" not in vars(owner):
+            continue
+        if getattr(vars(owner).get("__new__"), "_snapshot_recorder", False):
             continue
         owner.__new__ = staticmethod(_recording(owner.__new__))
 

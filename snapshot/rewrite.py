@@ -253,7 +253,10 @@ def _rewrite_statement(
         for old, new in renamed_here.items()
         if new != old and statement.kind is StatementKind.CLASS
     )
-    unchanged = all(new == old for old, new in renamed_here.items()) and not any(
+    unchanged = (
+        all(new == old for old, new in renamed_here.items())
+        and not extracted.dead_members
+    ) and not any(
         _changes(use, resolved, names)
         for use, resolved in zip(extracted.uses, extracted.resolutions, strict=True)
     )
@@ -290,7 +293,7 @@ def _rewritten_code(
 ) -> str:
     statement = extracted.statement
     analysis = analyse_statement(statement, extracted.text, path=statement.module)
-    plan = _RewritePlan(any_name=any_name)
+    plan = _RewritePlan(any_name=any_name, dead_members=set(extracted.dead_members))
     for node, use in analysis.read_nodes:
         resolved = extracted.resolution_of(use)
         if resolved is None:  # True/False/None: LibCST sees names, ast constants
@@ -346,6 +349,8 @@ class _RewritePlan:
     dropped: set[int] = field(default_factory=set)
     #: Callee nodes of ``register_keras_serializable(...)`` decorators.
     registrations: set[int] = field(default_factory=set)
+    #: Methods of the top-level class to replace by stubs.
+    dead_members: set[str] = field(default_factory=set)
 
 
 class _StatementRewriter(cst.CSTTransformer):
@@ -356,6 +361,31 @@ class _StatementRewriter(cst.CSTTransformer):
         self.plan = plan
         #: One flag per open annotation: does it read a dropped name?
         self._annotations: list[bool] = []
+        #: Open classes and functions, innermost last, and the class's name.
+        self._scopes: list[cst.ClassDef | cst.FunctionDef] = []
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._scopes.append(node)
+
+    def leave_ClassDef(
+        self, original_node: cst.ClassDef, updated_node: cst.ClassDef
+    ) -> cst.ClassDef:
+        self._scopes.pop()
+        return updated_node
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._scopes.append(node)
+
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        self._scopes.pop()
+        top_level_method = len(self._scopes) == 1 and isinstance(
+            self._scopes[0], cst.ClassDef
+        )
+        if top_level_method and original_node.name.value in self.plan.dead_members:
+            return _stub(updated_node, owner=self._scopes[0].name.value)
+        return updated_node
 
     def visit_Annotation(self, node: cst.Annotation) -> None:
         self._annotations.append(False)
@@ -416,6 +446,38 @@ class _StatementRewriter(cst.CSTTransformer):
         if id(original_node.func) not in self.plan.registrations:
             return updated_node
         return _with_snapshot_package(updated_node)
+
+
+_KEPT_DECORATORS = {"staticmethod", "classmethod", "property"}
+
+
+def _stub(method: cst.FunctionDef, *, owner: str) -> cst.FunctionDef:
+    """A stand-in for a method the snapshot leaves out: same name, raises if called."""
+    name = method.name.value
+    decorators = [
+        decorator
+        for decorator in method.decorators
+        if (
+            isinstance(decorator.decorator, cst.Name)
+            and decorator.decorator.value in _KEPT_DECORATORS
+        )
+        or (
+            isinstance(decorator.decorator, cst.Attribute)
+            and decorator.decorator.attr.value in ("setter", "getter", "deleter")
+        )
+    ]
+    body = cst.parse_module(
+        f'"""Left out of this snapshot: nothing that builds, calls, serializes or '
+        f'trains the model uses it."""\n'
+        f"raise NotImplementedError({f'{owner}.{name} is not part of this snapshot'!r})\n"
+    ).body
+    return method.with_changes(
+        decorators=decorators,
+        params=cst.parse_expression("lambda *args, **kwargs: 0").params,  # type: ignore[attr-defined]
+        returns=None,
+        asynchronous=None,
+        body=cst.IndentedBlock(body=body),
+    )
 
 
 def _with_snapshot_package(call: cst.Call) -> cst.Call:

@@ -42,6 +42,11 @@ class StatementUses:
 
     statement: Statement
     uses: tuple[NameUse, ...]
+    #: Attribute names the code touches (``x.name`` loaded, stored or deleted,
+    #: ``getattr(x, "name")``), by enclosing method; None for other code.
+    attributes: dict[str | None, frozenset[str]]
+    #: Methods defined in the body of a top-level class statement, in order.
+    members: tuple[str, ...] = ()
 
 
 def find_uses(
@@ -71,7 +76,12 @@ def find_uses(
     for node in nodes:
         gatherer.visit(node)
     uses = sorted(gatherer.uses, key=lambda pair: pair[0])
-    return StatementUses(statement, tuple(use for _, use in uses))
+    return StatementUses(
+        statement,
+        tuple(use for _, use in uses),
+        {member: frozenset(names) for member, names in gatherer.attributes.items()},
+        tuple(dict.fromkeys(gatherer.members)),
+    )
 
 
 class _UseGatherer(ast.NodeVisitor):
@@ -93,6 +103,12 @@ class _UseGatherer(ast.NodeVisitor):
         self._in_annotation = 0
         self._chains: dict[int, tuple[str, ...]] = {}
         self._stored_into: set[int] = set()
+        #: Attribute names touched, by enclosing method of the top-level class.
+        self.attributes: dict[str | None, set[str]] = {None: set()}
+        #: Methods of the top-level class, in source order.
+        self.members: list[str] = []
+        self._member: str | None = None
+        self._class_depth = 0
 
     # Scopes --------------------------------------------------------------------------
 
@@ -149,7 +165,22 @@ class _UseGatherer(ast.NodeVisitor):
         for expression in [*node.decorator_list, *node.bases, *node.keywords]:
             self.visit(expression)
         table = self._enter(node, node.name)
-        self._visit_in(table, list(node.body))
+        if self._class_depth or self._in_function or self._member is not None:
+            self._visit_in(table, list(node.body))
+            return
+        # The methods of a top-level class are tracked one by one, so that the
+        # closure can leave out those nothing reaches.
+        self._class_depth += 1
+        self._tables.append(table)
+        for statement in node.body:
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self._member = statement.name
+                self.members.append(statement.name)
+                self.attributes.setdefault(statement.name, set())
+            self.visit(statement)
+            self._member = None
+        self._tables.pop()
+        self._class_depth -= 1
 
     def _visit_comprehension(self, node: ast.AST, parts: list[ast.AST]) -> None:
         generators: list[ast.comprehension] = node.generators  # type: ignore[attr-defined]
@@ -207,6 +238,7 @@ class _UseGatherer(ast.NodeVisitor):
             value = value.value
         if isinstance(value, ast.Name) and id(value) not in self._chains:
             self._chains[id(value)] = tuple(reversed(chain))
+        self.attributes[self._member].add(node.attr)
         self.generic_visit(node)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
@@ -216,6 +248,14 @@ class _UseGatherer(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
+        if (
+            isinstance(func, ast.Name)
+            and func.id in ("getattr", "hasattr", "setattr", "delattr")
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        ):
+            self.attributes[self._member].add(node.args[1].value)
         if (
             isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Name)
@@ -246,6 +286,7 @@ class _UseGatherer(ast.NodeVisitor):
             at_import_time=not self._in_function,
             in_annotation=bool(self._in_annotation),
             stores_only=id(node) in self._stored_into,
+            member=self._member,
         )
         self.uses.append(((use.line, node.col_offset), use))
 

@@ -100,7 +100,9 @@ def specs_to_json(specs: InputStructure) -> Any:
     if isinstance(specs, TensorSpec):
         return {"shape": list(specs.shape), "dtype": specs.dtype}
     if isinstance(specs, dict):
-        return {"dict": {key: specs_to_json(value) for key, value in specs.items()}}
+        # Pairs, not an object: the order fixes how inputs are flattened, and
+        # JSON objects get their keys sorted.
+        return {"dict": [[key, specs_to_json(value)] for key, value in specs.items()]}
     kind = "tuple" if isinstance(specs, tuple) else "list"
     return {kind: [specs_to_json(value) for value in specs]}
 
@@ -110,7 +112,7 @@ def specs_from_json(data: Any) -> InputStructure:
     if "shape" in data:
         return TensorSpec(tuple(int(d) for d in data["shape"]), str(data["dtype"]))
     if "dict" in data:
-        return {key: specs_from_json(value) for key, value in data["dict"].items()}
+        return {key: specs_from_json(value) for key, value in data["dict"]}
     if "tuple" in data:
         return tuple(specs_from_json(value) for value in data["tuple"])
     return [specs_from_json(value) for value in data["list"]]

@@ -171,7 +171,10 @@ def current_versions() -> dict[str, str]:
     import keras
     import numpy
 
+    from snapshot.version import __version__
+
     versions = {
+        "keras_snapshot": __version__,
         "python": platform.python_version(),
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
