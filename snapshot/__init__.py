@@ -28,6 +28,7 @@ from snapshot.errors import (
     VerificationError,
     WeightsError,
 )
+from snapshot.model import CallInputs
 from snapshot.version import __version__
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ record.install()
 
 __all__ = [
     "ArchiveError",
+    "CallInputs",
     "ModelStateError",
     "NotAModelError",
     "SnapshotConfig",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -182,3 +183,19 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}  {self.detail}"
+
+
+class CallInputs:
+    """Example inputs of a model called with several arguments.
+
+    ``snapshot.save(block, path, inputs=CallInputs(image, text, vec, pe))``
+    for a model called as ``block(image, text, vec, pe)``; keyword arguments
+    work the same way. Each argument may itself be an array or a nesting.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+        self.kwargs = kwargs
+
+    def __repr__(self) -> str:
+        return f"CallInputs(args={self.args!r}, kwargs={self.kwargs!r})"

@@ -14,7 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from snapshot.state import InputStructure, TensorSpec
+from snapshot.state import CallInputs, CallSpecs, InputStructure, TensorSpec, call_model
 
 PROBE_NAME = "probe.npz"
 #: Larger example batches are cut to their first rows to keep archives small.
@@ -49,11 +49,8 @@ def run(
 ) -> tuple:
     """The model's flattened outputs on ``arrays`` packed as ``specs``."""
     structured = unflatten(specs, list(arrays))
-    outputs = (
-        model(structured, training=False)
-        if _takes_training(model)
-        else model(structured)
-    )
+    options = {"training": False} if _takes_training(model) else {}
+    outputs = call_model(model, structured, **options)
     return tuple(
         np.asarray(keras.ops.convert_to_numpy(o)) for o in keras.tree.flatten(outputs)
     )
@@ -121,6 +118,12 @@ def unflatten(specs: InputStructure, arrays: list[Any]) -> Any:
     """Pack ``arrays`` (in flattening order) into the structure of ``specs``."""
     if isinstance(specs, TensorSpec):
         return arrays.pop(0)
+    if isinstance(specs, CallSpecs):
+        positional = [unflatten(value, arrays) for value in specs.args]
+        keywords = {
+            key: unflatten(value, arrays) for key, value in specs.kwargs.items()
+        }
+        return CallInputs(*positional, **keywords)
     if isinstance(specs, dict):
         return {key: unflatten(value, arrays) for key, value in specs.items()}
     return type(specs)(unflatten(value, arrays) for value in specs)
@@ -129,6 +132,17 @@ def unflatten(specs: InputStructure, arrays: list[Any]) -> Any:
 def _flatten(values: Any, specs: InputStructure) -> list[Any]:
     if isinstance(specs, TensorSpec):
         return [values]
+    if isinstance(specs, CallSpecs):
+        positional = [
+            leaf
+            for value, spec in zip(values.args, specs.args, strict=True)
+            for leaf in _flatten(value, spec)
+        ]
+        return positional + [
+            leaf
+            for key in specs.kwargs
+            for leaf in _flatten(values.kwargs[key], specs.kwargs[key])
+        ]
     if isinstance(specs, dict):
         return [leaf for key in specs for leaf in _flatten(values[key], specs[key])]
     return [

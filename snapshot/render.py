@@ -13,7 +13,7 @@ from snapshot import values
 from snapshot.config import SnapshotConfig
 from snapshot.provenance import Provenance
 from snapshot.rewrite import RewrittenSource
-from snapshot.state import InputStructure, ModelState, TensorSpec
+from snapshot.state import CallSpecs, InputStructure, ModelState, TensorSpec
 from snapshot.version import __version__
 
 
@@ -51,6 +51,11 @@ def render_module(
             state.inputs, keras_name=rewritten.keras_name
         ),
         constructor_call=constructor_call(state, rewritten, config=config),
+        build_call=(
+            "args, kwargs = example_inputs()\n    model(*args, **kwargs)"
+            if isinstance(state.inputs, CallSpecs)
+            else "model(example_inputs())"
+        ),
     )
     return RenderedSource(text)
 
@@ -71,6 +76,11 @@ def inputs_expression(specs: InputStructure, *, keras_name: str) -> str:
     """Code creating zero tensors with the structure, shapes and dtypes of ``specs``."""
     if isinstance(specs, TensorSpec):
         return f"{keras_name}.ops.zeros({specs.shape!r}, dtype={specs.dtype!r})"
+    if isinstance(specs, CallSpecs):
+        # (positional arguments, keyword arguments)
+        positional = inputs_expression(tuple(specs.args), keras_name=keras_name)
+        keywords = inputs_expression(dict(specs.kwargs), keras_name=keras_name)
+        return f"({positional}, {keywords})"
     if isinstance(specs, dict):
         items = ", ".join(
             f"{key!r}: {inputs_expression(value, keras_name=keras_name)}"

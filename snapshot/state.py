@@ -20,6 +20,7 @@ import numpy as np
 
 from snapshot import values
 from snapshot.errors import ModelStateError, one_line
+from snapshot.model import CallInputs
 from snapshot.record import recorded_call
 
 
@@ -31,8 +32,23 @@ class TensorSpec:
     dtype: str
 
 
-#: A TensorSpec, or a list, tuple or str-keyed dict nesting them.
+@dataclass(frozen=True)
+class CallSpecs:
+    """Specs of the positional and keyword arguments a model is called with."""
+
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+#: A TensorSpec, a list, tuple or str-keyed dict nesting them, or CallSpecs.
 InputStructure = Any
+
+
+def call_model(model: keras.Model, inputs: Any, **options: Any) -> Any:
+    """Call ``model`` on ``inputs``, spreading CallInputs over its arguments."""
+    if isinstance(inputs, CallInputs):
+        return model(*inputs.args, **inputs.kwargs, **options)
+    return model(inputs, **options)
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,11 @@ def zeros_like_specs(specs: InputStructure) -> Any:
 def _map_specs(function: Any, specs: InputStructure) -> Any:
     if isinstance(specs, TensorSpec):
         return function(specs)
+    if isinstance(specs, CallSpecs):
+        return CallInputs(
+            *(_map_specs(function, value) for value in specs.args),
+            **{key: _map_specs(function, value) for key, value in specs.kwargs.items()},
+        )
     if isinstance(specs, dict):
         return {key: _map_specs(function, value) for key, value in specs.items()}
     if isinstance(specs, (list, tuple)):
@@ -88,7 +109,7 @@ def _map_specs(function: Any, specs: InputStructure) -> Any:
 
 def _call_on(model: keras.Model, inputs: Any) -> None:
     try:
-        model(inputs)
+        call_model(model, inputs)
     except Exception as error:
         raise ModelStateError(
             f"inputs do not fit {type(model).__name__}: {one_line(error)}"
@@ -99,6 +120,13 @@ def specs_to_json(specs: InputStructure) -> Any:
     """Input specs as JSON data, containers tagged so tuples stay tuples."""
     if isinstance(specs, TensorSpec):
         return {"shape": list(specs.shape), "dtype": specs.dtype}
+    if isinstance(specs, CallSpecs):
+        return {
+            "call": {
+                "args": [specs_to_json(value) for value in specs.args],
+                "kwargs": [[k, specs_to_json(v)] for k, v in specs.kwargs.items()],
+            }
+        }
     if isinstance(specs, dict):
         # Pairs, not an object: the order fixes how inputs are flattened, and
         # JSON objects get their keys sorted.
@@ -111,6 +139,11 @@ def specs_from_json(data: Any) -> InputStructure:
     """Inverse of :func:`specs_to_json`."""
     if "shape" in data:
         return TensorSpec(tuple(int(d) for d in data["shape"]), str(data["dtype"]))
+    if "call" in data:
+        return CallSpecs(
+            tuple(specs_from_json(value) for value in data["call"]["args"]),
+            {key: specs_from_json(value) for key, value in data["call"]["kwargs"]},
+        )
     if "dict" in data:
         return {key: specs_from_json(value) for key, value in data["dict"]}
     if "tuple" in data:
@@ -136,6 +169,11 @@ def _input_specs(model: keras.Model, inputs: Any) -> InputStructure:
 
 
 def _specs_of(inputs: Any) -> InputStructure:
+    if isinstance(inputs, CallInputs):
+        return CallSpecs(
+            tuple(_specs_of(value) for value in inputs.args),
+            {str(key): _specs_of(value) for key, value in inputs.kwargs.items()},
+        )
     if isinstance(inputs, Mapping):
         return {str(key): _specs_of(value) for key, value in inputs.items()}
     if isinstance(inputs, (list, tuple)) and not _is_array_like_list(inputs):
@@ -255,7 +293,7 @@ def _check_rebuild(
     cls = type(model)
     try:
         rebuilt = cls(*varargs, **args)
-        rebuilt(zeros_like_specs(inputs))
+        call_model(rebuilt, zeros_like_specs(inputs))
     except Exception as error:
         raise ModelStateError(
             f"{cls.__name__} cannot be rebuilt from its arguments (taken from {source}) "

@@ -72,3 +72,121 @@ def run_isolated(script: str, *, blocked: tuple[str, ...], workdir: Path) -> Any
     if completed.returncode != 0:
         raise AssertionError(f"isolated run failed:\n{completed.stderr[-4000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+_ROUND_TRIP = """
+import json
+import numpy as np
+import keras
+import snapshot
+
+jobs = json.loads(open(JOBS).read())
+results = {}
+for name, job in jobs.items():
+    try:
+        data = np.load(job["npz"])
+        model = snapshot.load(job["archive"])
+        def pack(spec):
+            if isinstance(spec, str):
+                return data[spec]
+            if isinstance(spec, dict) and "call" in spec:
+                return snapshot.CallInputs(
+                    *[pack(v) for v in spec["call"]["args"]],
+                    **{k: pack(v) for k, v in spec["call"]["kwargs"].items()},
+                )
+            if isinstance(spec, dict):
+                return {k: pack(v) for k, v in spec.items()}
+            return [pack(v) for v in spec]
+        inputs = pack(job["structure"])
+        if isinstance(inputs, snapshot.CallInputs):
+            outputs = model(*inputs.args, **inputs.kwargs)
+        else:
+            outputs = model(inputs, training=False)
+        outputs = keras.tree.flatten(outputs)
+        diffs = [
+            float(np.max(np.abs(np.asarray(o) - data[f"out_{i}"])))
+            for i, o in enumerate(outputs)
+        ]
+        results[name] = {"diff": max(diffs), "count": len(outputs)}
+    except Exception as error:
+        results[name] = {"error": f"{type(error).__name__}: {error}"}
+print(json.dumps(results))
+"""
+
+
+def _structure(value: Any, path: str, arrays: dict[str, Any]) -> Any:
+    """The nesting of ``value`` with array names for leaves; fills ``arrays``."""
+    import numpy as np
+
+    from snapshot import CallInputs
+
+    if isinstance(value, CallInputs):
+        return {
+            "call": {
+                "args": [
+                    _structure(v, f"{path}_{i}", arrays)
+                    for i, v in enumerate(value.args)
+                ],
+                "kwargs": {
+                    k: _structure(v, f"{path}_{k}", arrays)
+                    for k, v in value.kwargs.items()
+                },
+            }
+        }
+    if isinstance(value, dict):
+        return {k: _structure(v, f"{path}_{k}", arrays) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_structure(v, f"{path}_{i}", arrays) for i, v in enumerate(value)]
+    arrays[path] = np.asarray(value)
+    return path
+
+
+def round_trip_in_isolation(
+    cases: dict[str, tuple[Any, Any]],
+    work: Path,
+    *,
+    blocked: tuple[str, ...],
+    **save_options: Any,
+) -> dict[str, Any]:
+    """Save each (model, inputs), load all in one isolated interpreter, compare outputs.
+
+    Returns, per case, ``{"diff", "count", "expected_count"}`` or ``{"error"}``.
+    """
+    import keras
+    import numpy as np
+
+    import snapshot
+
+    jobs = {}
+    for name, (model, inputs) in cases.items():
+        archive = snapshot.save(
+            model,
+            work / f"{name}.snapshot",
+            inputs=inputs,
+            verify=False,
+            **save_options,
+        )
+        arrays: dict[str, np.ndarray] = {}
+        spec = _structure(inputs, "in", arrays)
+        if isinstance(inputs, snapshot.CallInputs):
+            outputs = model(*inputs.args, **inputs.kwargs)
+        else:
+            outputs = model(inputs, training=False)
+        outputs = keras.tree.flatten(outputs)
+        arrays |= {f"out_{i}": np.asarray(o) for i, o in enumerate(outputs)}
+        np.savez(work / f"{name}.npz", **arrays)
+        jobs[name] = {
+            "archive": str(archive),
+            "npz": str(work / f"{name}.npz"),
+            "structure": spec,
+            "outputs": len(outputs),
+        }
+    (work / "jobs.json").write_text(json.dumps(jobs))
+    found = run_isolated(
+        _ROUND_TRIP.replace("JOBS", repr(str(work / "jobs.json"))),
+        blocked=blocked,
+        workdir=work / "empty",
+    )
+    for name, job in jobs.items():
+        found[name]["expected_count"] = job["outputs"]
+    return found
