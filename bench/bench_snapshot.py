@@ -1,16 +1,19 @@
-"""Benchmark keras-snapshot against Keras' own `.keras` format on the example models.
+"""Benchmark keras-snapshot against Keras' own `.keras` format.
 
-Run: python bench/bench_snapshot.py [--repeat N] [--cold]
+Run: python bench/bench_snapshot.py [--repeat N] [--cold] [--keras-hub]
 
-Per model it prints medians of N runs (in-process) and the ratios:
-  save      snapshot.save without verification vs model.save("x.keras"); +verify is
-            snapshot.save with its fresh-interpreter verification (one run)
-  load      snapshot.load vs keras.saving.load_model("x.keras") (same process)
-  cold      a fresh process importing the generated module and calling load_model()
-            vs one importing the original code and loading "x.keras" (with --cold)
-  analysis  collect() (index, name resolution, closure) vs ast.parse of the files it
-            read (those that contributed code and those it followed imports through)
-  size      archive bytes vs the weights file alone and vs the .keras file
+Per model (the example models; with --keras-hub also the keras-hub backbones,
+interned) it prints medians of N runs, in process, and their ratios:
+  save      snapshot.save without verification vs model.save("x.keras");
+  +verify   snapshot.save with its fresh-interpreter verification (one run)
+  load      snapshot.load vs keras.saving.load_model("x.keras")
+  analysis  collect() (index, name resolution, closure) vs ast.parse of every
+            file it read (those that gave code and those it followed imports through)
+  archive   bytes of the archive, of the weights alone and of the .keras file
+  defs      definitions extracted; lines: lines of the files read
+  cold      (--cold) a fresh process importing the generated module and calling
+            load_model() vs one importing the original code and loading "x.keras"
+NaN: Keras cannot save or reload that model as .keras (reasons printed below).
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from snapshot.collect import collect  # noqa: E402
 from snapshot.config import SnapshotConfig  # noqa: E402
 from snapshot.locate import locate_class  # noqa: E402
 
+_NAN = float("nan")
+
 
 def median_seconds(function: Callable[[], object], repeat: int) -> float:
     timings = []
@@ -54,12 +59,13 @@ def median_seconds(function: Callable[[], object], repeat: int) -> float:
     return statistics.median(timings)
 
 
-def cold_seconds(code: str, cwd: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, check=True, capture_output=True
-    )
-    return time.perf_counter() - start
+def cold_seconds(code: str, cwd: Path, repeat: int) -> float:
+    def run() -> None:
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=cwd, check=True, capture_output=True
+        )
+
+    return median_seconds(run, repeat)
 
 
 def main() -> None:
@@ -68,21 +74,26 @@ def main() -> None:
     parser.add_argument(
         "--cold", action="store_true", help="also time cold-process loads"
     )
+    parser.add_argument(
+        "--keras-hub",
+        action="store_true",
+        help="also the keras-hub backbones (interned)",
+    )
     args = parser.parse_args()
-
     header = (
-        f"{'model':<24}{'save':>8}{'+verify':>8}{'.keras':>8}{'ratio':>7}{'load':>8}{'.keras':>8}"
-        f"{'ratio':>7}{'analysis':>10}{'ast':>8}{'ratio':>7}{'archive':>9}{'weights':>9}"
-        f"{'.keras':>9}{'defs':>6}{'lines':>7}"
+        f"{'model':<34}{'save':>7}{'+verify':>8}{'.keras':>7}{'ratio':>6}"
+        f"{'load':>7}{'.keras':>7}{'ratio':>6}{'analysis':>10}{'ast':>8}{'ratio':>6}"
+        f"{'archive':>9}{'weights':>9}{'.keras':>9}{'defs':>5}{'lines':>7}"
     )
     if args.cold:
-        header += f"{'cold':>7}{'.keras':>8}{'ratio':>7}"
+        header += f"{'cold':>7}{'.keras':>7}{'ratio':>6}"
     print(header)
+    cases = list(CASES) + (_keras_hub_cases() if args.keras_hub else [])
     failures: list[str] = []
-    for case in CASES:
+    for case in cases:
         print(_measure(case, args, failures), flush=True)
     for failure in failures:
-        print(" ".join(failure.split())[:200])
+        print(" ".join(failure.split())[:160])
 
 
 def _measure(case: Case, args: argparse.Namespace, failures: list[str]) -> str:
@@ -95,14 +106,20 @@ def _measure(case: Case, args: argparse.Namespace, failures: list[str]) -> str:
         keras_file = work / "model.keras"
 
         def save_snapshot(verify: bool) -> None:
-            snapshot.save(model, archive, inputs=inputs, overwrite=True, verify=verify)
+            snapshot.save(
+                model,
+                archive,
+                inputs=inputs,
+                overwrite=True,
+                verify=verify,
+                intern=case.intern,
+            )
 
         save = median_seconds(partial(save_snapshot, False), args.repeat)
         save_verified = median_seconds(partial(save_snapshot, True), 1)
         load = median_seconds(lambda: snapshot.load(archive), args.repeat)
         custom = {type(model).__name__: type(model)}
-        # Keras cannot save or reload some subclassed models at all: NaN.
-        save_keras = load_keras = float("nan")
+        save_keras = load_keras = _NAN
         try:
             save_keras = median_seconds(lambda: model.save(keras_file), args.repeat)
             load_keras = median_seconds(
@@ -113,43 +130,63 @@ def _measure(case: Case, args: argparse.Namespace, failures: list[str]) -> str:
             failures.append(f"{case.name}: .keras {type(error).__name__}: {error}")
 
         target = locate_class(type(model))
-        config = SnapshotConfig()
+        config = SnapshotConfig(intern=case.intern)
         analysis = median_seconds(lambda: collect(target, config=config), args.repeat)
         closure = collect(target, config=config)
         texts = [index.text for index in closure.modules_read]
         parse = median_seconds(lambda: [ast.parse(text) for text in texts], args.repeat)
         lines = sum(text.count("\n") for text in texts)
-
         with zipfile.ZipFile(archive) as opened:
             weights_size = opened.getinfo("model.weights.h5").file_size
         row = (
-            f"{case.name:<24}{save:>8.3f}{save_verified:>8.2f}{save_keras:>8.3f}"
-            f"{save / save_keras:>7.2f}"
-            f"{load:>8.3f}{load_keras:>8.3f}{load / load_keras:>7.2f}"
-            f"{analysis * 1000:>8.1f}ms{parse * 1000:>6.1f}ms{analysis / parse:>7.1f}"
+            f"{case.name:<34}{save:>7.3f}{save_verified:>8.2f}{save_keras:>7.3f}"
+            f"{save / save_keras:>6.2f}{load:>7.3f}{load_keras:>7.3f}{load / load_keras:>6.2f}"
+            f"{analysis * 1000:>8.1f}ms{parse * 1000:>6.1f}ms{analysis / parse:>6.1f}"
             f"{archive.stat().st_size:>9}{weights_size:>9}{_size(keras_file):>9}"
-            f"{len(closure.statements):>6}{lines:>7}"
+            f"{len(closure.statements):>5}{lines:>7}"
         )
         if args.cold:
-            unpacked = work / "unpacked"
-            unpacked.mkdir()
-            with zipfile.ZipFile(archive) as opened:
-                opened.extractall(unpacked)
-                module = next(n for n in opened.namelist() if n.endswith(".py"))[:-3]
-            cold = cold_seconds(f"import {module}; {module}.load_model()", unpacked)
-            original = f"{type(model).__module__}"
-            paths = [str(REPO / "examples"), str(REPO / "tests" / "assets")]
-            code = (
-                f"import sys; sys.path[:0] = {paths!r}; import keras, {original}; "
-                f"keras.saving.load_model({str(keras_file)!r}, custom_objects="
-                f"{{{type(model).__name__!r}: {original}.{type(model).__name__}}})"
-            )
-            try:
-                cold_keras = cold_seconds(code, work)
-            except subprocess.CalledProcessError:
-                cold_keras = float("nan")
-            row += f"{cold:>7.2f}{cold_keras:>8.2f}{cold / cold_keras:>7.2f}"
+            row += _cold(model, archive, keras_file, work, repeat=min(args.repeat, 3))
         return row
+
+
+def _cold(
+    model: keras.Model, archive: Path, keras_file: Path, work: Path, *, repeat: int
+) -> str:
+    unpacked = work / "unpacked"
+    unpacked.mkdir()
+    with zipfile.ZipFile(archive) as opened:
+        opened.extractall(unpacked)
+        module = next(n for n in opened.namelist() if n.endswith(".py"))[:-3]
+    cold = cold_seconds(f"import {module}; {module}.load_model()", unpacked, repeat)
+    original = type(model).__module__
+    paths = [str(REPO / "examples"), str(REPO / "tests" / "assets")]
+    code = (
+        f"import sys; sys.path[:0] = {paths!r}; import keras, {original}; "
+        f"keras.saving.load_model({str(keras_file)!r}, custom_objects="
+        f"{{{type(model).__name__!r}: {original}.{type(model).__name__}}})"
+    )
+    try:
+        cold_keras = cold_seconds(code, work, repeat)
+    except subprocess.CalledProcessError:
+        cold_keras = _NAN
+    return f"{cold:>7.2f}{cold_keras:>7.2f}{cold / cold_keras:>6.2f}"
+
+
+def _keras_hub_cases() -> list[Case]:
+    """The keras-hub models of tests/functional/test_keras_hub.py, interned."""
+    sys.path.insert(0, str(REPO / "tests" / "functional"))
+    import test_keras_hub
+
+    return [
+        Case(
+            f"keras_hub_{name}",
+            lambda pair=pair: pair,  # type: ignore[misc]
+            ("keras_hub",),
+            intern=("keras_hub",),
+        )
+        for name, pair in test_keras_hub._models().items()
+    ]
 
 
 def _size(path: Path) -> str:

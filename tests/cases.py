@@ -30,6 +30,8 @@ class Case:
     #: CLI target and build options, for the command-line round trip.
     cli_target: str | None = None
     cli_options: tuple[str, ...] = ()
+    #: Installed packages whose code the snapshot extracts (``intern=``).
+    intern: tuple[str, ...] = ()
 
 
 def _probe(rows: int = 2, columns: int = 3) -> np.ndarray:
