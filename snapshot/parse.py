@@ -8,6 +8,7 @@ reaches (see :mod:`snapshot.resolve`).
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib.util
 from dataclasses import dataclass, field
@@ -70,7 +71,16 @@ class ModuleIndex:
 
 
 def read_module(source: ModuleSource) -> ModuleIndex:
-    """Read and index ``source``; raises :class:`SourceSyntaxError` if it does not parse."""
+    """Read and index ``source``; raises :class:`SourceSyntaxError` if it does not parse.
+
+    Indexes are reused within a process while the file's size and time stay.
+    """
+    stat = source.path.stat()
+    return _read_module(source, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _read_module(source: ModuleSource, mtime_ns: int, size: int) -> ModuleIndex:
     raw = source.path.read_bytes()
     text = importlib.util.decode_source(raw)
     try:

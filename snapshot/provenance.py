@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,14 @@ def _relative_path(index: ModuleIndex) -> str:
 
 
 def _git_state(paths: list[Path]) -> GitState | None:
+    stamps = tuple((str(p), p.stat().st_mtime_ns) for p in paths)
+    return _git_state_cached(stamps)
+
+
+@functools.lru_cache(maxsize=64)
+def _git_state_cached(stamps: tuple[tuple[str, int], ...]) -> GitState | None:
+    # Reused while the files are unchanged: a training script saves every epoch.
+    paths = [Path(name) for name, _ in stamps]
     folder = paths[0].parent
     try:
         commit = _git(folder, "rev-parse", "HEAD")

@@ -10,6 +10,7 @@ Attribute names are never touched, so Keras' weight paths stay the same.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -253,16 +254,14 @@ def _rewrite_statement(
         for old, new in renamed_here.items()
         if new != old and statement.kind is StatementKind.CLASS
     )
-    unchanged = (
-        all(new == old for old, new in renamed_here.items())
-        and not extracted.dead_members
-    ) and not any(
+    unchanged = all(new == old for old, new in renamed_here.items()) and not any(
         _changes(use, resolved, names)
         for use, resolved in zip(extracted.uses, extracted.resolutions, strict=True)
     )
     if unchanged:
-        # Most statements keep their text; only those that change go through LibCST.
-        code = extracted.text.strip("\n")
+        # Most statements keep their text; only those whose names change go
+        # through LibCST. Left-out methods are cut by line, which is exact.
+        code = _with_stubs(extracted.text, set(extracted.dead_members)).strip("\n")
     else:
         code = _rewritten_code(extracted, names, any_name)
     return Fragment(
@@ -273,6 +272,46 @@ def _rewrite_statement(
         kept_class_names=kept,
         bound_names=statement.bound_names,
     )
+
+
+def _with_stubs(text: str, dead: set[str]) -> str:
+    """``text`` (one class statement) with the ``dead`` methods replaced by stubs."""
+    if not dead:
+        return text
+    tree = ast.parse(text)
+    (klass,) = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+    lines = text.splitlines(keepends=True)
+    for method in reversed(klass.body):
+        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if method.name not in dead:
+            continue
+        first = min([method.lineno, *(d.lineno for d in method.decorator_list)])
+        indent = " " * method.col_offset
+        kept = [
+            ast.get_source_segment(text, decorator)
+            for decorator in method.decorator_list
+            if (isinstance(decorator, ast.Name) and decorator.id in _KEPT_DECORATORS)
+            or (
+                isinstance(decorator, ast.Attribute)
+                and decorator.attr in ("setter", "getter", "deleter")
+            )
+        ]
+        stub = [f"{indent}@{decorator}\n" for decorator in kept]
+        stub += [
+            f"{indent}def {method.name}(*args, **kwargs):\n",
+            f'{indent}    """{_STUB_DOCSTRING}"""\n',
+            f"{indent}    raise NotImplementedError("
+            f"{f'{klass.name}.{method.name} is not part of this snapshot'!r})\n",
+        ]
+        lines[first - 1 : method.end_lineno] = stub
+    return "".join(lines)
+
+
+_STUB_DOCSTRING = (
+    "Left out of this snapshot: nothing that builds, calls, serializes or "
+    "trains the model uses it."
+)
 
 
 def _changes(use: NameUse, resolved: Resolved, names: _NameTable) -> bool:
@@ -467,8 +506,7 @@ def _stub(method: cst.FunctionDef, *, owner: str) -> cst.FunctionDef:
         )
     ]
     body = cst.parse_module(
-        f'"""Left out of this snapshot: nothing that builds, calls, serializes or '
-        f'trains the model uses it."""\n'
+        f'"""{_STUB_DOCSTRING}"""\n'
         f"raise NotImplementedError({f'{owner}.{name} is not part of this snapshot'!r})\n"
     ).body
     return method.with_changes(

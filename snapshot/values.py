@@ -207,21 +207,7 @@ class _Describer:
     def _recorded(
         self, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Call:
-        signature = inspect.signature(type(value).__init__)
-        try:
-            bound = signature.bind(None, *args, **kwargs)
-        except TypeError:
-            positional, keywords = args, kwargs
-        else:
-            positional, keywords = (), {}
-            for name, item in list(bound.arguments.items())[1:]:
-                kind = signature.parameters[name].kind
-                if kind is inspect.Parameter.VAR_POSITIONAL:
-                    positional = tuple(item)
-                elif kind is inspect.Parameter.VAR_KEYWORD:
-                    keywords.update(item)
-                else:
-                    keywords[name] = item
+        positional, keywords = bind_call(type(value), args, kwargs)
         return Call(
             _ref(type(value), self.where),
             tuple(self.describe(item) for item in positional),

@@ -6,7 +6,6 @@ where ``statecases`` cannot be imported; outputs must be identical.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 
 import snapshot
-from conftest import run_isolated
+from conftest import round_trip_in_isolation
 from statecases.rich import (
     MLP,
     BlockConfig,
@@ -80,72 +79,10 @@ def _models() -> dict[str, tuple[keras.Model, Any]]:
     return cases
 
 
-_CHECK = """
-import json, sys
-import numpy as np
-import keras
-import snapshot
-
-jobs = json.loads(open(JOBS).read())
-results = {}
-for name, job in jobs.items():
-    try:
-        data = np.load(job["npz"])
-        model = snapshot.load(job["archive"])
-        inputs = job["structure"]
-        def pack(spec):
-            if isinstance(spec, str):
-                return data[spec]
-            if isinstance(spec, dict):
-                return {k: pack(v) for k, v in spec.items()}
-            return [pack(v) for v in spec]
-        outputs = keras.tree.flatten(model(pack(inputs), training=False))
-        diffs = [float(np.max(np.abs(np.asarray(o) - data[f"out_{i}"]))) for i, o in enumerate(outputs)]
-        results[name] = {"diff": max(diffs), "count": len(outputs), "type": type(model).__name__}
-    except Exception as error:
-        results[name] = {"error": f"{type(error).__name__}: {error}"}
-print(json.dumps(results))
-"""
-
-
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("state")
-    jobs = {}
-    for name, (model, inputs) in _models().items():
-        archive = snapshot.save(
-            model, work / f"{name}.snapshot", inputs=inputs, verify=False
-        )
-        arrays: dict[str, np.ndarray] = {}
-        spec = _structure(inputs, "in", arrays)
-        outputs = keras.tree.flatten(model(inputs, training=False))
-        arrays |= {f"out_{i}": np.asarray(o) for i, o in enumerate(outputs)}
-        np.savez(work / f"{name}.npz", **arrays)
-        jobs[name] = {
-            "archive": str(archive),
-            "npz": str(work / f"{name}.npz"),
-            "structure": spec,
-        }
-        jobs[name]["outputs"] = len(outputs)
-    (work / "jobs.json").write_text(json.dumps(jobs))
-    found = run_isolated(
-        _CHECK.replace("JOBS", repr(str(work / "jobs.json"))),
-        blocked=("statecases",),
-        workdir=work / "empty",
-    )
-    for name, job in jobs.items():
-        found[name]["expected_count"] = job["outputs"]
-    return found
-
-
-def _structure(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
-    """The nesting of ``value`` with array names for leaves; fills ``arrays``."""
-    if isinstance(value, dict):
-        return {k: _structure(v, f"{path}_{k}", arrays) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_structure(v, f"{path}_{i}", arrays) for i, v in enumerate(value)]
-    arrays[path] = np.asarray(value)
-    return path
+    return round_trip_in_isolation(_models(), work, blocked=("statecases",))
 
 
 _NAMES = [
