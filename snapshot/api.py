@@ -166,6 +166,7 @@ def generate_module(
         {
             "names": [rewritten.names[SymbolRef(f.module, n)] for n in f.bound_names],
             "origin": f.origin,
+            "left_out": list(f.left_out),
         }
         for f in rewritten.fragments
     ]

@@ -62,6 +62,7 @@ def summary(described: dict[str, Any]) -> str:
     )
     lines += [
         f"    {', '.join(d['names']):<{width}}  {d['origin']}"
+        + (f"  (left out: {', '.join(d['left_out'])})" if d.get("left_out") else "")
         for d in described["definitions"]
     ]
     audit = described["audit"]

@@ -61,6 +61,8 @@ class Fragment:
     kept_class_names: tuple[tuple[str, str], ...] = ()
     #: Module-level names the statement binds, as in its original module.
     bound_names: tuple[str, ...] = ()
+    #: Methods replaced by stubs because nothing reaches them.
+    left_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -271,6 +273,7 @@ def _rewrite_statement(
         code=code,
         kept_class_names=kept,
         bound_names=statement.bound_names,
+        left_out=extracted.dead_members,
     )
 
 

@@ -198,3 +198,13 @@ def test_preset_machinery_is_left_out_and_visible(
     )
     assert "def get_config(self):" in text
     assert "kagglehub" not in text and "huggingface" not in text.lower()
+    from snapshot.inspect_archive import describe_archive, summary
+
+    described = describe_archive(work / "bert.snapshot")
+    (backbone,) = [d for d in described["definitions"] if d["names"] == ["Backbone"]]
+    assert (
+        "from_preset" in backbone["left_out"]
+        and "save_to_preset" in backbone["left_out"]
+    )
+    assert "get_config" not in backbone["left_out"]
+    assert "(left out: " in summary(described)
