@@ -74,7 +74,7 @@ def save(
     generated = generate_module(target, state, config=options)
     module_probe = probe.make_probe(model, inputs, state.inputs)
     module_name = module_file_name(target.class_name)
-    requirements = third_party_requirements(generated.text)
+    requirements = generated.requirements
     check = None
     if verify:
         check = partial(
@@ -133,12 +133,52 @@ class GeneratedModule:
     closure: DependencyClosure
     #: Names and origin of each extracted definition, for the manifest.
     definitions: list[dict[str, Any]]
+    #: Third-party distributions the module imports.
+    requirements: Requirements
 
 
 def generate_module(
     target: ModelTarget, state: ModelState, *, config: SnapshotConfig
 ) -> GeneratedModule:
-    """The standalone module for ``target`` built as ``state`` records."""
+    """The standalone module for ``target`` built as ``state`` records.
+
+    A training script saves the same model every epoch: the result is reused
+    within the process while every source file it read is unchanged.
+    """
+    key = (
+        str(target),
+        repr(state.constructor),
+        repr(specs_to_json(state.inputs)),
+        repr(config),
+    )
+    cached = _GENERATED.get(key)
+    if cached is not None and cached[0] == _stamps(cached[1].closure):
+        return cached[1]
+    generated = _generate_module(target, state, config=config)
+    _GENERATED[key] = (_stamps(generated.closure), generated)
+    return generated
+
+
+#: Generated modules of this process, with the stamps of the files they read.
+_GENERATED: dict[
+    tuple[str, ...], tuple[tuple[tuple[str, int, int], ...], GeneratedModule]
+] = {}
+
+
+def _stamps(closure: DependencyClosure) -> tuple[tuple[str, int, int], ...]:
+    found = []
+    for index in closure.modules_read:
+        try:
+            stat = index.source.path.stat()
+        except OSError:
+            return ()
+        found.append((str(index.source.path), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
+def _generate_module(
+    target: ModelTarget, state: ModelState, *, config: SnapshotConfig
+) -> GeneratedModule:
     keys = [
         values.reference_key(r, config=config)
         for r in values.references(state.constructor)
@@ -170,8 +210,9 @@ def generate_module(
         }
         for f in rewritten.fragments
     ]
+    text = format_source(rendered).text
     return GeneratedModule(
-        format_source(rendered).text, provenance, closure, definitions
+        text, provenance, closure, definitions, third_party_requirements(text)
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import keras
@@ -197,3 +198,30 @@ def test_intern_vendors_installed_package_code(tmp_path: Path) -> None:
     kept_text = (kept / "vendored_model_snapshot.py").read_text()
     assert "from keras.src.layers.core.dense import Dense" in kept_text
     assert "class Dense" not in kept_text
+
+
+def test_saving_again_after_the_code_changed_regenerates_the_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "src" / "editable_pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    source = package / "net.py"
+    template = (
+        "import keras\n\nSCALE = {scale}\n\n\nclass Net(keras.Model):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.dense = keras.layers.Dense(2)\n\n"
+        "    def call(self, x):\n        return self.dense(x) * SCALE\n"
+    )
+    source.write_text(template.format(scale=1.0))
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    from editable_pkg.net import Net
+
+    model = Net()
+    model(BATCH)
+    first = snapshot.save(model, tmp_path / "first", layout="dir", verify=False)
+    assert "SCALE = 1.0" in (first / "net_snapshot.py").read_text()
+    source.write_text(template.format(scale=2.0))
+    os.utime(source, ns=(source.stat().st_mtime_ns + 10**9,) * 2)
+    second = snapshot.save(model, tmp_path / "second", layout="dir", verify=False)
+    assert "SCALE = 2.0" in (second / "net_snapshot.py").read_text()
