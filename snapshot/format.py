@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.metadata
 import os
 import tempfile
 from dataclasses import dataclass
@@ -13,7 +14,9 @@ import black
 
 from snapshot.render import RenderedSource
 
-_MODE = black.Mode(target_versions={black.TargetVersion.PY310})
+_BLACK_VERSION = importlib.metadata.version("black")
+
+_MODE = black.Mode(target_versions={black.mode.TargetVersion.PY310})
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ def format_source(rendered: RenderedSource) -> FormattedSource:
     turns the folder off).
     """
     key = hashlib.sha256(
-        f"{black.__version__}\0{_MODE}\0{rendered.text}".encode()
+        f"{_BLACK_VERSION}\0{_MODE}\0{rendered.text}".encode()
     ).hexdigest()
     cached = _MEMORY.get(key) or _read_cached(key)
     if cached is None:

@@ -39,7 +39,8 @@ def import_target(target: str) -> type[keras.Model]:
     found = getattr(module, class_name, None)
     if found is None:
         raise TargetNotFoundError(
-            f"{module.__file__}: no class {class_name!r} in {module_name}"
+            f"{getattr(module, '__file__', module_name)}: no class {class_name!r} "
+            f"in {module_name}"
         )
     if not (isinstance(found, type) and issubclass(found, keras.Model)):
         raise NotAModelError(f"{target}: {class_name} is not a subclass of keras.Model")

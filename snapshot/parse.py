@@ -232,9 +232,9 @@ class _TopLevelGatherer:
         if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
             handlers = [h.body for h in node.handlers]  # type: ignore[attr-defined]
             blocks = [node.body, *handlers, node.orelse, node.finalbody]  # type: ignore[attr-defined]
-            names = self._bound_in_blocks(*blocks)
-            names += [(h.name, None) for h in node.handlers if h.name]  # type: ignore[attr-defined]
-            return names
+            found = self._bound_in_blocks(*blocks)
+            found += [(h.name, None) for h in node.handlers if h.name]  # type: ignore[attr-defined]
+            return found
         if isinstance(node, ast.Expr):
             return [(name, None) for name in _walrus_names(node)]
         return []
@@ -264,7 +264,7 @@ class _TopLevelGatherer:
 
 
 def _first_line(node: ast.stmt) -> int:
-    decorators = getattr(node, "decorator_list", [])
+    decorators: list[ast.expr] = getattr(node, "decorator_list", [])
     return min([node.lineno, *(d.lineno for d in decorators)])
 
 

@@ -14,7 +14,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from snapshot.state import CallInputs, CallSpecs, InputStructure, TensorSpec, call_model
+from snapshot.model import CallInputs
+from snapshot.state import CallSpecs, InputStructure, TensorSpec, call_model
 
 PROBE_NAME = "probe.npz"
 #: Larger example batches are cut to their first rows to keep archives small.
@@ -46,7 +47,7 @@ def make_probe(model: keras.Model, inputs: Any, specs: InputStructure) -> Probe:
 
 def run(
     model: keras.Model, specs: InputStructure, arrays: tuple[np.ndarray, ...]
-) -> tuple:
+) -> tuple[np.ndarray, ...]:
     """The model's flattened outputs on ``arrays`` packed as ``specs``."""
     structured = unflatten(specs, list(arrays))
     options = {"training": False} if _takes_training(model) else {}
@@ -95,7 +96,7 @@ def to_bytes(probe: Probe) -> bytes:
     arrays = {f"input_{i}": a for i, a in enumerate(probe.inputs)}
     arrays |= {f"output_{i}": a for i, a in enumerate(probe.outputs)}
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 

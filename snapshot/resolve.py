@@ -71,7 +71,7 @@ def analyse_statement(
             node = access.node
             if not _reads_module_level(access.referents):
                 continue
-            line = positions[node].start.line + line_offset
+            line = positions[node].start.line + line_offset  # type: ignore[attr-defined]
             at_import_time = _runs_at_import_time(access.scope)
             if isinstance(node, cst.Name):
                 chain = chains.chains.get(id(node), ())
@@ -93,12 +93,14 @@ def analyse_statement(
                     read_nodes.append((node, use))
         if isinstance(scope, GlobalScope):
             for assignment in scope.assignments:
-                written = assignment.node
+                written = getattr(assignment, "node", None)
                 if isinstance(written, (cst.ClassDef, cst.FunctionDef)):
                     write_nodes.append(written.name)
                 elif isinstance(written, cst.Name):
                     write_nodes.append(written)
-    read_nodes.sort(key=lambda pair: (pair[1].line, positions[pair[0]].start.column))
+    read_nodes.sort(
+        key=lambda pair: (pair[1].line, positions[pair[0]].start.column)  # type: ignore[attr-defined]
+    )
     return StatementAnalysis(
         statement=statement,
         tree=tree,

@@ -534,7 +534,7 @@ def _with_snapshot_package(call: cst.Call) -> cst.Call:
             arg.keyword is not None and arg.keyword.value == "package"
         )
         if is_package:
-            value = cst.BinaryOperation(
+            value: cst.BaseExpression = cst.BinaryOperation(
                 left=arg.value,
                 operator=cst.Add(),
                 right=cst.SimpleString('".snapshot"'),

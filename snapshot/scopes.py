@@ -112,7 +112,7 @@ class _UseGatherer(ast.NodeVisitor):
 
     # Scopes --------------------------------------------------------------------------
 
-    def _enter(self, node: ast.AST, name: str) -> symtable.SymbolTable:
+    def _enter(self, node: ast.stmt | ast.expr, name: str) -> symtable.SymbolTable:
         current = self._tables[-1]
         queue = self._children[id(current)].get((name, node.lineno))
         if not queue:
@@ -154,7 +154,7 @@ class _UseGatherer(ast.NodeVisitor):
         table = self._enter(node, node.name)
         self._visit_in(table, list(node.body))
 
-    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+    visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         self._visit_arguments_outside(node.args)
@@ -182,7 +182,7 @@ class _UseGatherer(ast.NodeVisitor):
         self._tables.pop()
         self._class_depth -= 1
 
-    def _visit_comprehension(self, node: ast.AST, parts: list[ast.AST]) -> None:
+    def _visit_comprehension(self, node: ast.expr, parts: list[ast.AST]) -> None:
         generators: list[ast.comprehension] = node.generators  # type: ignore[attr-defined]
         # The first iterable is evaluated in the enclosing scope.
         self.visit(generators[0].iter)

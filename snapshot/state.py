@@ -233,7 +233,7 @@ def _constructor_args(
 
 def check_config_names(cls: type, config: Mapping[str, Any]) -> None:
     """Raise ModelStateError when ``config`` names unknown or lacks required arguments."""
-    signature = inspect.signature(cls.__init__)
+    signature = inspect.signature(cls.__init__)  # type: ignore[misc]
     parameters = _named_parameters(signature)
     takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     unknown = [name for name in config if name not in parameters]
