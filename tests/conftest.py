@@ -141,6 +141,17 @@ def _structure(value: Any, path: str, arrays: dict[str, Any]) -> Any:
     return path
 
 
+def randomize_weights(model: Any, rng: Any, *, low: float, high: float) -> None:
+    """Give every weight random values, so one left unloaded shows in the outputs.
+
+    Positive ranges keep batch normalisation's moving variance valid.
+    """
+    for variable in model.weights:
+        variable.assign(
+            rng.uniform(low, high, size=variable.shape).astype(variable.dtype)
+        )
+
+
 def round_trip_in_isolation(
     cases: dict[str, tuple[Any, Any]],
     work: Path,

@@ -17,7 +17,7 @@ import pytest
 from keras_hub.src.models.flux.flux_layers import DoubleStreamBlock
 
 import snapshot
-from conftest import round_trip_in_isolation
+from conftest import randomize_weights, round_trip_in_isolation
 
 RNG = np.random.default_rng(5)
 
@@ -140,11 +140,7 @@ def _models() -> dict[str, tuple[Any, Any]]:
             model(*inputs.args)
         else:
             model(inputs)
-        for variable in model.weights:
-            # Positive: batch normalisation takes the root of its moving variance.
-            variable.assign(
-                RNG.uniform(0.1, 0.5, size=variable.shape).astype(variable.dtype)
-            )
+        randomize_weights(model, RNG, low=0.1, high=0.5)
     return cases
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import snapshot
-from conftest import round_trip_in_isolation
+from conftest import randomize_weights, round_trip_in_isolation
 from statecases.rich import (
     MLP,
     BlockConfig,
@@ -70,12 +70,7 @@ def _models() -> dict[str, tuple[keras.Model, Any]]:
     }
     for model, inputs in cases.values():
         model(inputs)
-        # Random weights, so a weight left unloaded shows in the outputs; positive,
-        # because batch normalisation takes the root of its moving variance.
-        for variable in model.weights:
-            variable.assign(
-                RNG.uniform(0.5, 1.5, size=variable.shape).astype(variable.dtype)
-            )
+        randomize_weights(model, RNG, low=0.5, high=1.5)
     return cases
 
 

@@ -11,7 +11,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_package_passes_mypy_strict() -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--ignore-missing-imports", "snapshot"],
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--ignore-missing-imports",
+            "snapshot",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
