@@ -142,7 +142,8 @@ def write_archive(
     """
     if layout not in ("zip", "dir"):
         raise ArchiveError(f"layout must be 'zip' or 'dir', not {layout!r}")
-    path = Path(path)
+    # Absolute, so that a verification run from another folder finds the staging copy.
+    path = Path(path).absolute()
     if not path.parent.is_dir():
         raise ArchiveError(f"{path}: folder {path.parent} does not exist")
     if path.exists() and not overwrite:

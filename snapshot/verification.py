@@ -98,7 +98,7 @@ def verify_in_fresh_interpreter(
                 "-c",
                 _BLOCKER + _CHECK,
                 ",".join(blocked),
-                str(archive),
+                str(Path(archive).absolute()),
                 "trust" if trust else "audit",
             ],
             cwd=empty,

@@ -95,3 +95,15 @@ def snapshot_sha256(path: Path) -> str:
     import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_relative_output_path_is_verified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The verifying interpreter runs in another folder; relative paths must not leak.
+    monkeypatch.chdir(tmp_path)
+    model = StoresUnits(2)
+    model(BATCH)
+    path = snapshot.save(model, "relative.snapshot")
+    assert path == Path("relative.snapshot")
+    assert snapshot.verify("relative.snapshot").passed
