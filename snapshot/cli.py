@@ -247,14 +247,15 @@ def inspect_command(archive: str, as_json: bool) -> None:
         if not described["audit"]["passed"]:
             sys.exit(EXIT_AUDIT_REFUSED)
 
-    _run(run)
+    _run(run, needs_keras=False)
 
 
-def _run(command: Callable[[], None]) -> None:
+def _run(command: Callable[[], None], *, needs_keras: bool = True) -> None:
     from snapshot.errors import SnapshotError
 
     try:
-        _import_keras_quietly()
+        if needs_keras:
+            _import_keras_quietly()
         command()
     except SnapshotError as error:
         click.echo(f"error: {error}", err=True)

@@ -67,6 +67,11 @@ def _git_state_cached(stamps: tuple[tuple[str, int], ...]) -> GitState | None:
     paths = [Path(name) for name, _ in stamps]
     folder = paths[0].parent
     try:
+        tracked = _git(folder, "ls-files", "--", *map(str, paths))
+        if not tracked.strip():
+            # Ignored or untracked, like an installed package inside a checkout's
+            # virtualenv: the checkout's commit says nothing about this code.
+            return None
         commit = _git(folder, "rev-parse", "HEAD")
         status = _git(folder, "status", "--porcelain", "--", *map(str, paths))
     except (OSError, subprocess.CalledProcessError):
