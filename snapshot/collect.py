@@ -14,6 +14,7 @@ import dataclasses
 import inspect
 import itertools
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from snapshot.config import SnapshotConfig
@@ -77,20 +78,16 @@ class ExtractedStatement:
     #: Methods of a class that nothing reaches; the snapshot replaces them by stubs.
     dead_members: tuple[str, ...] = ()
 
-    def uses_members(self) -> set[str]:
-        """Methods that hold at least one read."""
-        return {use.member for use in self.uses if use.member is not None}
+    def resolutions_by_key(self) -> dict[tuple[str, tuple[str, ...], bool], Resolved]:
+        """What each read denotes, by name, attributes and annotation context.
 
-    def resolution_of(self, use: NameUse) -> Resolved | None:
-        """What a read of the same name, attributes and context denotes here."""
-        for known, resolved in zip(self.uses, self.resolutions, strict=True):
-            if (known.name, known.attributes, known.in_annotation) == (
-                use.name,
-                use.attributes,
-                use.in_annotation,
-            ):
-                return resolved
-        return None
+        Reads in left-out methods are not resolved and do not count.
+        """
+        return {
+            (use.name, use.attributes, use.in_annotation): resolved
+            for use, resolved in zip(self.uses, self.resolutions, strict=True)
+            if use.member not in self.dead_members
+        }
 
 
 @dataclass(frozen=True)
@@ -283,7 +280,7 @@ class _ClosureWalker:
         uses: tuple[NameUse, ...],
         resolutions: tuple[Resolved, ...],
         *,
-        skip: set[str],
+        skip: Collection[str | None],
     ) -> None:
         for use, resolved in zip(uses, resolutions, strict=True):
             # Annotations alone never pull code in; see drop_unreached_annotations.
@@ -350,7 +347,8 @@ class _ClosureWalker:
             self._require_reads(
                 extracted.uses,
                 resolutions,
-                skip=dead | {m for m in extracted.uses_members() if m not in alive},
+                # Class-level reads were required when the class was extracted.
+                skip={u.member for u in extracted.uses if u.member not in alive},
             )
         return revived
 

@@ -8,7 +8,6 @@ snippet's ``GlobalScope`` reports as unresolved (or builtin) accesses.
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 
 import libcst as cst
@@ -24,6 +23,7 @@ from libcst.metadata import (
 
 from snapshot.errors import SourceSyntaxError
 from snapshot.model import MUTATING_METHODS, NameUse, Statement
+from snapshot.scopes import names_in_string_annotation
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def analyse_statement(
                 # One access per name inside a string annotation, all pointing at
                 # the whole string: read the names from the string once.
                 seen_strings.add(id(node))
-                for name in _names_in_string_annotation(node):
+                for name in names_in_string_annotation(str(node.evaluated_value)):
                     use = NameUse(name, (), line, at_import_time, in_annotation=True)
                     read_nodes.append((node, use))
         if isinstance(scope, GlobalScope):
@@ -109,15 +109,6 @@ def analyse_statement(
         write_nodes=tuple(write_nodes),
         attribute_chains=chains.chains,
     )
-
-
-def _names_in_string_annotation(node: cst.SimpleString) -> list[str]:
-    try:
-        expression = ast.parse(str(node.evaluated_value).strip(), mode="eval")
-    except SyntaxError:
-        return []
-    names = [n.id for n in ast.walk(expression) if isinstance(n, ast.Name)]
-    return list(dict.fromkeys(names))
 
 
 def _unique_scopes(scopes: object) -> list[Scope]:

@@ -277,6 +277,10 @@ def _rewrite_statement(
     )
 
 
+#: Decorators a stub keeps: they decide how the name is bound, not what it runs.
+_KEPT_DECORATORS = {"staticmethod", "classmethod", "property"}
+
+
 def _with_stubs(text: str, dead: set[str]) -> str:
     """``text`` (one class statement) with the ``dead`` methods replaced by stubs."""
     if not dead:
@@ -334,10 +338,13 @@ def _rewritten_code(
     extracted: ExtractedStatement, names: _NameTable, any_name: str | None
 ) -> str:
     statement = extracted.statement
-    analysis = analyse_statement(statement, extracted.text, path=statement.module)
-    plan = _RewritePlan(any_name=any_name, dead_members=set(extracted.dead_members))
+    # Left-out methods are stubbed first, so LibCST never sees their code.
+    text = _with_stubs(extracted.text, set(extracted.dead_members))
+    analysis = analyse_statement(statement, text, path=statement.module)
+    resolutions = extracted.resolutions_by_key()
+    plan = _RewritePlan(any_name=any_name)
     for node, use in analysis.read_nodes:
-        resolved = extracted.resolution_of(use)
+        resolved = resolutions.get((use.name, use.attributes, use.in_annotation))
         if resolved is None:  # True/False/None: LibCST sees names, ast constants
             continue
         chain = analysis.attribute_chains.get(id(node), ())
@@ -391,8 +398,6 @@ class _RewritePlan:
     dropped: set[int] = field(default_factory=set)
     #: Callee nodes of ``register_keras_serializable(...)`` decorators.
     registrations: set[int] = field(default_factory=set)
-    #: Methods of the top-level class to replace by stubs.
-    dead_members: set[str] = field(default_factory=set)
 
 
 class _StatementRewriter(cst.CSTTransformer):
@@ -403,31 +408,6 @@ class _StatementRewriter(cst.CSTTransformer):
         self.plan = plan
         #: One flag per open annotation: does it read a dropped name?
         self._annotations: list[bool] = []
-        #: Open classes and functions, innermost last, and the class's name.
-        self._scopes: list[cst.ClassDef | cst.FunctionDef] = []
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self._scopes.append(node)
-
-    def leave_ClassDef(
-        self, original_node: cst.ClassDef, updated_node: cst.ClassDef
-    ) -> cst.ClassDef:
-        self._scopes.pop()
-        return updated_node
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._scopes.append(node)
-
-    def leave_FunctionDef(
-        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
-    ) -> cst.FunctionDef:
-        self._scopes.pop()
-        top_level_method = len(self._scopes) == 1 and isinstance(
-            self._scopes[0], cst.ClassDef
-        )
-        if top_level_method and original_node.name.value in self.plan.dead_members:
-            return _stub(updated_node, owner=self._scopes[0].name.value)
-        return updated_node
 
     def visit_Annotation(self, node: cst.Annotation) -> None:
         self._annotations.append(False)
@@ -488,37 +468,6 @@ class _StatementRewriter(cst.CSTTransformer):
         if id(original_node.func) not in self.plan.registrations:
             return updated_node
         return _with_snapshot_package(updated_node)
-
-
-_KEPT_DECORATORS = {"staticmethod", "classmethod", "property"}
-
-
-def _stub(method: cst.FunctionDef, *, owner: str) -> cst.FunctionDef:
-    """A stand-in for a method the snapshot leaves out: same name, raises if called."""
-    name = method.name.value
-    decorators = [
-        decorator
-        for decorator in method.decorators
-        if (
-            isinstance(decorator.decorator, cst.Name)
-            and decorator.decorator.value in _KEPT_DECORATORS
-        )
-        or (
-            isinstance(decorator.decorator, cst.Attribute)
-            and decorator.decorator.attr.value in ("setter", "getter", "deleter")
-        )
-    ]
-    body = cst.parse_module(
-        f'"""{_STUB_DOCSTRING}"""\n'
-        f"raise NotImplementedError({f'{owner}.{name} is not part of this snapshot'!r})\n"
-    ).body
-    return method.with_changes(
-        decorators=decorators,
-        params=cst.parse_expression("lambda *args, **kwargs: 0").params,  # type: ignore[attr-defined]
-        returns=None,
-        asynchronous=None,
-        body=cst.IndentedBlock(body=body),
-    )
 
 
 def _with_snapshot_package(call: cst.Call) -> cst.Call:

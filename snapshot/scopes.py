@@ -219,12 +219,7 @@ class _UseGatherer(ast.NodeVisitor):
 
     def visit_Constant(self, node: ast.Constant) -> None:
         if self._in_annotation and isinstance(node.value, str):
-            try:
-                expression = ast.parse(node.value.strip(), mode="eval")
-            except SyntaxError:
-                return
-            names = [n.id for n in ast.walk(expression) if isinstance(n, ast.Name)]
-            for name in dict.fromkeys(names):
+            for name in names_in_string_annotation(node.value):
                 if self._is_module_level(name):
                     self._record(node, name, ())
 
@@ -289,6 +284,16 @@ class _UseGatherer(ast.NodeVisitor):
             member=self._member,
         )
         self.uses.append(((use.line, node.col_offset), use))
+
+
+def names_in_string_annotation(text: str) -> list[str]:
+    """The names a string annotation (``"Dict[str, Layer]"``) reads, once each."""
+    try:
+        expression = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        return []
+    names = [n.id for n in ast.walk(expression) if isinstance(n, ast.Name)]
+    return list(dict.fromkeys(names))
 
 
 def _children_by_key(

@@ -225,3 +225,21 @@ def test_saving_again_after_the_code_changed_regenerates_the_module(
     os.utime(source, ns=(source.stat().st_mtime_ns + 10**9,) * 2)
     second = snapshot.save(model, tmp_path / "second", layout="dir", verify=False)
     assert "SCALE = 2.0" in (second / "net_snapshot.py").read_text()
+
+
+def test_left_out_method_and_rewrite_in_one_class(tmp_path: Path) -> None:
+    from statecases.partly import Tagger
+
+    model = Tagger()
+    model(BATCH)
+    folder = snapshot.save(model, tmp_path / "tagger", layout="dir", verify=False)
+    text = (folder / "tagger_snapshot.py").read_text()
+    assert (
+        '@keras.saving.register_keras_serializable(package="partly.snapshot")' in text
+    )
+    assert "    def export_somewhere(*args, **kwargs):" in text
+    assert "Head.export_somewhere is not part of this snapshot" in text
+    # The left-out method's dependency stays out.
+    assert "class StoresUnits" not in text
+    loaded = snapshot.load(folder)
+    np.testing.assert_array_equal(np.asarray(loaded(BATCH)), np.asarray(model(BATCH)))
