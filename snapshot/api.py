@@ -77,12 +77,7 @@ def save(
     requirements = generated.requirements
     check = None
     if verify:
-        check = partial(
-            _verify_staged,
-            generated=generated,
-            requirements=requirements,
-            tolerance=probe.rounding_tolerance(module_probe.outputs),
-        )
+        check = partial(_verify_staged, generated=generated, requirements=requirements)
     write_archive(
         Path(path),
         members={
@@ -223,12 +218,11 @@ def verify(
 
     The packages the snapshot was made from are blocked there. ``tolerance``
     defaults to what floating-point rounding explains for the recorded
-    outputs. Returns the report; ``report.passed`` tells the verdict.
+    outputs: 16 units in the last place of the largest one, 256 when the
+    interpreter runs another Keras backend than the one that saved the model.
+    Returns the report; ``report.passed`` tells the verdict.
     """
     opened = read_archive(Path(path))
-    if tolerance is None:
-        stored = probe.from_bytes(opened.members[probe.PROBE_NAME])
-        tolerance = probe.rounding_tolerance(stored.outputs)
     blocked = _original_packages(
         opened.manifest.source.get("files", {}), imported=opened.manifest.imports
     )
@@ -242,11 +236,10 @@ def _verify_staged(
     *,
     generated: GeneratedModule,
     requirements: Requirements,
-    tolerance: float,
 ) -> dict[str, Any]:
     files = {f.relative_path: f.sha256 for f in generated.provenance.files}
     blocked = _original_packages(files, imported=requirements.imports)
-    report = verify_in_fresh_interpreter(folder, blocked=blocked, tolerance=tolerance)
+    report = verify_in_fresh_interpreter(folder, blocked=blocked)
     raise_unless_passed(report, suspects=_stateful_module_objects(generated.closure))
     return {
         "method": "fresh interpreter (python -I), original packages blocked",

@@ -196,9 +196,9 @@ def source_command(
     type=float,
     default=None,
     help="Largest absolute output difference accepted. Default: what floating-point "
-    "rounding explains, 16 units in the last place of the largest recorded output "
-    "(0 for integer outputs); other hardware or library versions may need more, "
-    "e.g. 1e-5.",
+    "rounding explains, 16 units in the last place of the largest recorded output, "
+    "256 when KERAS_BACKEND differs from the backend that saved the model (0 for "
+    "integer outputs); other hardware or library versions may need more, e.g. 1e-5.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(

@@ -48,7 +48,8 @@ class VerificationReport:
     passed: bool
     #: Largest absolute difference between recorded and reproduced outputs.
     max_abs_diff: float | None
-    tolerance: float
+    #: The difference accepted; None when loading failed before it was decided.
+    tolerance: float | None
     variables_expected: int | None = None
     variables_loaded: int | None = None
     #: Versions recorded at save time and found now.
@@ -56,6 +57,8 @@ class VerificationReport:
     versions_now: dict[str, str] = field(default_factory=dict)
     #: Why it failed, in one line; empty when it passed.
     detail: str = ""
+    #: Anything that changed how the outputs were judged, in one line.
+    note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,15 +82,25 @@ class VerificationReport:
             )
             note = "" if then == now else "  (changed)"
             lines.append(f"  {name}: {then} then, {now} now{note}")
-        if self.detail:
-            lines.append(f"  {self.detail}")
+        for line in (self.note, self.detail):
+            if line:
+                lines.append(f"  {line}")
         return "\n".join(lines)
 
 
 def verify_in_fresh_interpreter(
-    archive: Path, *, blocked: tuple[str, ...], tolerance: float, trust: bool = False
+    archive: Path,
+    *,
+    blocked: tuple[str, ...],
+    tolerance: float | None = None,
+    trust: bool = False,
 ) -> VerificationReport:
-    """Load ``archive`` in ``python -I`` with ``blocked`` packages unimportable."""
+    """Load ``archive`` in ``python -I`` with ``blocked`` packages unimportable.
+
+    Without ``tolerance``, the difference rounding explains for the recorded
+    outputs is accepted: more when the verifying interpreter runs another Keras
+    backend than the one that saved the model (``KERAS_BACKEND`` is inherited).
+    """
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with tempfile.TemporaryDirectory(prefix="snapshot-verify-") as empty:
@@ -124,6 +137,9 @@ def verify_in_fresh_interpreter(
             detail=found["error"],
         )
     difference = float(found["max_abs_diff"])
+    note = found["note"] if tolerance is None else ""
+    if tolerance is None:
+        tolerance = float(found["tolerance"])
     passed = difference <= tolerance
     return VerificationReport(
         archive=str(archive),
@@ -135,6 +151,7 @@ def verify_in_fresh_interpreter(
         versions_then=found["versions_then"],
         versions_now=found["versions_now"],
         detail="" if passed else f"outputs differ by up to {difference:.3g}",
+        note=note,
     )
 
 
@@ -159,8 +176,19 @@ def check_in_this_process(archive: str, *, trust: bool = False) -> dict[str, Any
     except Exception as error:
         return result | {"error": f"{type(error).__name__}: {one_line(error)}"}
     variables = len(model.weights)
+    then = result["versions_then"].get("backend")
+    now = result["versions_now"]["backend"]
+    ulps, note = probe.SAME_BACKEND_ULPS, ""
+    if then != now:
+        ulps = probe.OTHER_BACKEND_ULPS
+        note = (
+            f"saved with the {then} backend, run with {now}: up to {ulps} units "
+            f"in the last place of the largest output accepted (not {probe.SAME_BACKEND_ULPS})"
+        )
     return result | {
         "max_abs_diff": probe.max_difference(stored.outputs, outputs),
+        "tolerance": probe.rounding_tolerance(stored.outputs, ulps=ulps),
+        "note": note,
         "variables_expected": variables,
         "variables_loaded": variables,
     }
@@ -180,10 +208,10 @@ def current_versions() -> dict[str, str]:
         "backend": keras.backend.backend(),
         "numpy": numpy.__version__,
     }
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow
-
-        versions["tensorflow"] = tensorflow.__version__
+    # The backend's own package is already imported by Keras.
+    backend_package = sys.modules.get(keras.backend.backend())
+    if backend_package is not None and hasattr(backend_package, "__version__"):
+        versions[keras.backend.backend()] = backend_package.__version__
     return versions
 
 

@@ -45,16 +45,30 @@ sys.meta_path.insert(0, Blocker())
 """
 
 
-def run_isolated(script: str, *, blocked: tuple[str, ...], workdir: Path) -> Any:
+def isolated_environment(backend: str | None = None) -> dict[str, str]:
+    """This process's environment without PYTHON* variables, on ``backend`` if given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if backend is not None:
+        env["KERAS_BACKEND"] = backend
+    return env
+
+
+def run_isolated(
+    script: str,
+    *,
+    blocked: tuple[str, ...],
+    workdir: Path,
+    backend: str | None = None,
+) -> Any:
     """Run ``script`` in ``python -I`` from the empty folder ``workdir``.
 
     The blocked modules cannot be imported there; the script's last stdout line
-    must be JSON, which is returned.
+    must be JSON, which is returned. ``backend`` sets ``KERAS_BACKEND`` there.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     assert not any(workdir.iterdir()), "isolated runs start in an empty folder"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    env = isolated_environment(backend)
     completed = subprocess.run(
         [
             sys.executable,
@@ -107,7 +121,12 @@ for name, job in jobs.items():
             float(np.max(np.abs(np.asarray(o) - data[f"out_{i}"])))
             for i, o in enumerate(outputs)
         ]
-        results[name] = {"diff": max(diffs), "count": len(outputs)}
+        results[name] = {
+            "diff": max(diffs),
+            "count": len(outputs),
+            "backend": keras.backend.backend(),
+            "tensorflow_imported": "tensorflow" in sys.modules,
+        }
     except Exception as error:
         results[name] = {"error": f"{type(error).__name__}: {error}"}
 print(json.dumps(results))
@@ -157,11 +176,14 @@ def round_trip_in_isolation(
     work: Path,
     *,
     blocked: tuple[str, ...],
+    backend: str | None = None,
     **save_options: Any,
 ) -> dict[str, Any]:
     """Save each (model, inputs), load all in one isolated interpreter, compare outputs.
 
-    Returns, per case, ``{"diff", "count", "expected_count"}`` or ``{"error"}``.
+    The isolated interpreter runs ``backend`` (default: this process's).
+    Returns, per case, ``{"diff", "count", "expected_count", "expected",
+    "backend"}`` (``expected``: the flattened original outputs) or ``{"error"}``.
     """
     import keras
     import numpy as np
@@ -169,6 +191,7 @@ def round_trip_in_isolation(
     import snapshot
 
     jobs = {}
+    expected: dict[str, list[Any]] = {}
     for name, (model, inputs) in cases.items():
         archive = snapshot.save(
             model,
@@ -186,6 +209,7 @@ def round_trip_in_isolation(
         outputs = keras.tree.flatten(outputs)
         arrays |= {f"out_{i}": np.asarray(o) for i, o in enumerate(outputs)}
         np.savez(work / f"{name}.npz", **arrays)
+        expected[name] = outputs
         jobs[name] = {
             "archive": str(archive),
             "npz": str(work / f"{name}.npz"),
@@ -197,7 +221,9 @@ def round_trip_in_isolation(
         _ROUND_TRIP.replace("JOBS", repr(str(work / "jobs.json"))),
         blocked=blocked,
         workdir=work / "empty",
+        backend=backend,
     )
     for name, job in jobs.items():
         found[name]["expected_count"] = job["outputs"]
+        found[name]["expected"] = [np.asarray(o) for o in expected[name]]
     return found

@@ -7,6 +7,7 @@ where ``import keras_hub`` fails; outputs must be identical.
 
 from __future__ import annotations
 
+import functools
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,9 @@ def _image(size: int = 16) -> np.ndarray:
     return RNG.normal(size=(1, size, size, 3)).astype("float32")
 
 
+@functools.cache
 def _models() -> dict[str, tuple[Any, Any]]:
+    """The models, built once per process (other test modules and the bench share them)."""
     models = keras_hub.models
     tokens = _tokens()
     cases: dict[str, tuple[Any, Any]] = {
