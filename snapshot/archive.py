@@ -7,6 +7,7 @@ written beside the target under a temporary name and renamed into place.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -18,10 +19,11 @@ import struct
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from snapshot.errors import ArchiveError, one_line
 from snapshot.version import FORMAT_VERSION
@@ -32,6 +34,7 @@ REQUIREMENTS_NAME = "requirements.txt"
 FORMAT_NAME = "keras-snapshot"
 #: Fixed member timestamp so that equal members give equal zip bytes.
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+_COPY_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ def _write_staged(
             (folder / name).write_bytes(data)
         write_weights(folder / WEIGHTS_NAME)
         hashes = {
-            name: sha256_bytes((folder / name).read_bytes())
+            name: _hash_streaming(_file_opener(folder / name), copy_to=None)
             for name in sorted([*members, WEIGHTS_NAME])
         }
         manifest = manifest_for(hashes, None)
@@ -197,12 +200,19 @@ def _write_staged(
 
 
 def _zip_folder(folder: Path, destination: Path) -> None:
-    with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(destination, "w") as archive:
         for member in sorted(folder.iterdir()):
             info = zipfile.ZipInfo(member.name, date_time=_ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            # Trained float weights barely deflate (under 10%) at a cost of
+            # seconds per 100 MB, so they are stored, as Keras stores them.
+            info.compress_type = (
+                zipfile.ZIP_STORED
+                if member.name == WEIGHTS_NAME
+                else zipfile.ZIP_DEFLATED
+            )
             info.external_attr = 0o644 << 16
-            archive.writestr(info, member.read_bytes())
+            with member.open("rb") as source, archive.open(info, "w") as target:
+                shutil.copyfileobj(source, target, _COPY_CHUNK)
 
 
 def _replace(built: Path, path: Path) -> None:
@@ -222,57 +232,60 @@ class OpenedArchive:
 
     manifest: ArchiveManifest
     module_text: str
-    weights: bytes
-    #: Every member's bytes, by name.
+    #: The bytes of every member but the weights, by name.
     members: dict[str, bytes]
 
 
-def read_archive(path: Path) -> OpenedArchive:
+def read_archive(path: Path, *, weights_to: Path | None = None) -> OpenedArchive:
     """Read the archive at ``path`` (zip or folder) and check every member's hash.
 
-    Nothing is extracted to disk: members are read into memory after their
-    names, kinds and sizes are checked, so a hostile archive can neither write
-    outside a folder nor exhaust memory.
+    Nothing is extracted but the weights, and only to ``weights_to`` when given:
+    names, kinds and sizes are checked first, so a hostile archive can neither
+    write outside a folder nor exhaust memory. The weights are never held in
+    memory; they are hashed as they stream, so what ``weights_to`` receives is
+    exactly what the manifest promises.
     """
     path = Path(path)
     if path.is_symlink():
         raise ArchiveError(f"{path}: is a symbolic link; pass the archive itself")
-    if path.is_dir():
-        members = _read_folder(path)
-    elif path.is_file():
-        members = _read_zip(path)
-    else:
+    if not path.exists():
         raise ArchiveError(f"{path}: no such archive")
-    if MANIFEST_NAME not in members:
-        raise ArchiveError(f"{path}: not a keras-snapshot archive (no {MANIFEST_NAME})")
-    try:
-        manifest_text = members[MANIFEST_NAME].decode("utf-8")
-    except UnicodeDecodeError:
-        raise ArchiveError(f"{path}: {MANIFEST_NAME} is not UTF-8 text") from None
-    manifest = ArchiveManifest.from_json(manifest_text, where=str(path))
-    _check_manifest_names(manifest, where=str(path))
-    for name, expected in manifest.members.items():
-        if name not in members:
-            raise ArchiveError(f"{path}: member {name} is missing")
-        if sha256_bytes(members[name]) != expected:
+    with _opened_members(path) as openers:
+        if MANIFEST_NAME not in openers:
             raise ArchiveError(
-                f"{path}: member {name} was changed after the archive was written"
+                f"{path}: not a keras-snapshot archive (no {MANIFEST_NAME})"
             )
-    unexpected = sorted(set(members) - set(manifest.members) - {MANIFEST_NAME})
-    if unexpected:
-        raise ArchiveError(f"{path}: member {unexpected[0]} is not in the manifest")
+        try:
+            manifest_text = _read_member(
+                openers, MANIFEST_NAME, where=str(path)
+            ).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ArchiveError(f"{path}: {MANIFEST_NAME} is not UTF-8 text") from None
+        manifest = ArchiveManifest.from_json(manifest_text, where=str(path))
+        _check_manifest_names(manifest, where=str(path))
+        members: dict[str, bytes] = {}
+        for name, expected in manifest.members.items():
+            if name not in openers:
+                raise ArchiveError(f"{path}: member {name} is missing")
+            if name == manifest.weights:
+                digest = _hash_streaming(openers[name], copy_to=weights_to)
+            else:
+                members[name] = _read_member(openers, name, where=str(path))
+                digest = sha256_bytes(members[name])
+            if digest != expected:
+                raise ArchiveError(
+                    f"{path}: member {name} was changed after the archive was written"
+                )
+        unexpected = sorted(set(openers) - set(manifest.members) - {MANIFEST_NAME})
+        if unexpected:
+            raise ArchiveError(f"{path}: member {unexpected[0]} is not in the manifest")
     try:
         module_text = members[manifest.module].decode("utf-8")
     except UnicodeDecodeError:
         raise ArchiveError(
             f"{path}: member {manifest.module} is not UTF-8 text"
         ) from None
-    return OpenedArchive(
-        manifest=manifest,
-        module_text=module_text,
-        weights=members[manifest.weights],
-        members=members,
-    )
+    return OpenedArchive(manifest=manifest, module_text=module_text, members=members)
 
 
 #: Member names are plain file names at the archive's root.
@@ -281,6 +294,31 @@ _MEMBER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 MAX_MEMBER_BYTES = 8 << 30
 MAX_COMPRESSION_RATIO = 200
 MAX_MEMBERS = 16
+#: Members other than the weights are read into memory: the module, manifest,
+#: probe batch and requirements are small.
+MAX_IN_MEMORY_BYTES = 256 << 20
+
+#: Opens one member for reading; the archive has checked its name, kind and size.
+MemberOpener = Callable[[], IO[bytes]]
+
+
+def _read_member(openers: dict[str, MemberOpener], name: str, *, where: str) -> bytes:
+    with openers[name]() as stream:
+        data = stream.read(MAX_IN_MEMORY_BYTES + 1)
+    if len(data) > MAX_IN_MEMORY_BYTES:
+        raise ArchiveError(f"{where}: member {name} is too large")
+    return data
+
+
+def _hash_streaming(opener: MemberOpener, *, copy_to: Path | None) -> str:
+    digest = hashlib.sha256()
+    with opener() as stream, contextlib.ExitStack() as stack:
+        target = stack.enter_context(copy_to.open("wb")) if copy_to else None
+        while chunk := stream.read(_COPY_CHUNK):
+            digest.update(chunk)
+            if target is not None:
+                target.write(chunk)
+    return digest.hexdigest()
 
 
 def _check_member_name(name: str, *, where: str) -> None:
@@ -301,32 +339,15 @@ def _check_manifest_names(manifest: ArchiveManifest, *, where: str) -> None:
         )
 
 
-def _read_folder(path: Path) -> dict[str, bytes]:
-    members = {}
-    for child in sorted(path.iterdir()):
-        if child.is_symlink():
-            raise ArchiveError(f"{path}: member {child.name} is a symbolic link")
-        if child.is_file():
-            _check_member_name(child.name, where=str(path))
-            if child.stat().st_size > MAX_MEMBER_BYTES:
-                raise ArchiveError(f"{path}: member {child.name} is too large")
-            members[child.name] = child.read_bytes()
-    return members
-
-
-def _read_zip(path: Path) -> dict[str, bytes]:
+@contextlib.contextmanager
+def _opened_members(path: Path) -> Iterator[dict[str, MemberOpener]]:
+    """Each member's name and a way to open it, once names, kinds and sizes pass."""
+    if path.is_dir():
+        yield _folder_members(path)
+        return
     try:
         with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            if len(infos) > MAX_MEMBERS:
-                raise ArchiveError(
-                    f"{path}: holds {len(infos)} members, more than a snapshot"
-                )
-            members: dict[str, bytes] = {}
-            for info in infos:
-                _check_zip_member(info, members, where=str(path))
-                members[info.filename] = archive.read(info)
-            return members
+            yield _zip_members(archive, where=str(path))
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -346,8 +367,36 @@ def _read_zip(path: Path) -> dict[str, bytes]:
         ) from None
 
 
+def _folder_members(path: Path) -> dict[str, MemberOpener]:
+    members: dict[str, MemberOpener] = {}
+    for child in sorted(path.iterdir()):
+        if child.is_symlink():
+            raise ArchiveError(f"{path}: member {child.name} is a symbolic link")
+        if child.is_file():
+            _check_member_name(child.name, where=str(path))
+            if child.stat().st_size > MAX_MEMBER_BYTES:
+                raise ArchiveError(f"{path}: member {child.name} is too large")
+            members[child.name] = _file_opener(child)
+    return members
+
+
+def _file_opener(path: Path) -> MemberOpener:
+    return lambda: path.open("rb")
+
+
+def _zip_members(archive: zipfile.ZipFile, *, where: str) -> dict[str, MemberOpener]:
+    infos = archive.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise ArchiveError(f"{where}: holds {len(infos)} members, more than a snapshot")
+    members: dict[str, MemberOpener] = {}
+    for info in infos:
+        _check_zip_member(info, members, where=where)
+        members[info.filename] = partial(archive.open, info)
+    return members
+
+
 def _check_zip_member(
-    info: zipfile.ZipInfo, seen: dict[str, bytes], *, where: str
+    info: zipfile.ZipInfo, seen: dict[str, MemberOpener], *, where: str
 ) -> None:
     _check_member_name(info.filename, where=where)
     if info.filename in seen:

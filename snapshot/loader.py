@@ -10,7 +10,7 @@ from types import ModuleType
 
 import keras
 
-from snapshot.archive import read_archive
+from snapshot.archive import OpenedArchive, read_archive
 from snapshot.audit import audit_module
 from snapshot.errors import ArchiveError, WeightsError, one_line
 
@@ -22,7 +22,16 @@ def load_archive(path: Path, *, trust: bool = False) -> keras.Model:
     ``trust`` is set, a module importing or calling what a model should not is
     refused before it runs.
     """
-    opened = read_archive(path)
+    with tempfile.TemporaryDirectory(prefix="snapshot-load-") as folder:
+        # Keras loads weights from a file named *.weights.h5 only.
+        weights_path = Path(folder) / "model.weights.h5"
+        opened = read_archive(path, weights_to=weights_path)
+        return _run_generated_module(opened, weights_path, path=path, trust=trust)
+
+
+def _run_generated_module(
+    opened: OpenedArchive, weights_path: Path, *, path: Path, trust: bool
+) -> keras.Model:
     manifest = opened.manifest
     if not trust:
         report = audit_module(opened.module_text, allowed_packages=manifest.imports)
@@ -35,18 +44,15 @@ def load_archive(path: Path, *, trust: bool = False) -> keras.Model:
             )
     # One module per distinct generated source: loading twice reuses it.
     module_name = f"snapshot_{manifest.members[manifest.module][:16]}"
-    with tempfile.TemporaryDirectory(prefix="snapshot-load-") as folder:
-        module_path = Path(folder) / manifest.module
-        module_path.write_text(opened.module_text, encoding="utf-8")
-        weights_path = Path(folder) / manifest.weights
-        weights_path.write_bytes(opened.weights)
-        module = import_generated_module(module_path, module_name, where=str(path))
-        try:
-            return module.load_model(weights_path)
-        except ValueError as error:
-            raise WeightsError(
-                f"{path}: the weights do not fit the model: {one_line(error)}"
-            ) from None
+    module_path = weights_path.with_name(manifest.module)
+    module_path.write_text(opened.module_text, encoding="utf-8")
+    module = import_generated_module(module_path, module_name, where=str(path))
+    try:
+        return module.load_model(weights_path)
+    except ValueError as error:
+        raise WeightsError(
+            f"{path}: the weights do not fit the model: {one_line(error)}"
+        ) from None
 
 
 def import_generated_module(path: Path, name: str, *, where: str) -> ModuleType:
