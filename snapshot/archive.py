@@ -178,41 +178,78 @@ def _write_staged(
         staging = Path(staging_name)
         folder = staging / "members"
         folder.mkdir()
-        for name, data in members.items():
-            (folder / name).write_bytes(data)
-        write_weights(folder / WEIGHTS_NAME)
-        hashes = {
-            name: _hash_streaming(_file_opener(folder / name), copy_to=None)
-            for name in sorted([*members, WEIGHTS_NAME])
-        }
-        manifest = manifest_for(hashes, None)
-        (folder / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
-        if check is not None:
-            manifest = manifest_for(hashes, check(folder))
-            (folder / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
-        if layout == "zip":
+        weights = folder / WEIGHTS_NAME
+        write_weights(weights)
+        if layout == "zip" and check is None:
+            # Nothing reads the staged folder: the weights are hashed as they
+            # are copied into the zip, one pass over what may be gigabytes.
             built = staging / "archive.zip"
-            _zip_folder(folder, built)
+            hashes = _write_zip(built, members, weights)
+            manifest = manifest_for(hashes, None)
+            _append_manifest(built, manifest.to_json())
         else:
+            manifest = _stage_folder(folder, members, weights, manifest_for, check)
             built = folder
+            if layout == "zip":
+                built = staging / "archive.zip"
+                _write_zip(built, members, weights)
+                _append_manifest(built, manifest.to_json())
         _replace(built, path)
     return manifest
 
 
-def _zip_folder(folder: Path, destination: Path) -> None:
+def _stage_folder(
+    folder: Path,
+    members: dict[str, bytes],
+    weights: Path,
+    manifest_for: Callable[[dict[str, str], dict[str, Any] | None], ArchiveManifest],
+    check: Callable[[Path], dict[str, Any]] | None,
+) -> ArchiveManifest:
+    """Complete ``folder`` as an archive; with ``check``, record what it found."""
+    for name, data in members.items():
+        (folder / name).write_bytes(data)
+    hashes = {name: sha256_bytes(data) for name, data in members.items()}
+    hashes[WEIGHTS_NAME] = _hash_streaming(_file_opener(weights), copy_to=None)
+    hashes = dict(sorted(hashes.items()))
+    manifest = manifest_for(hashes, None)
+    (folder / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+    if check is not None:
+        manifest = manifest_for(hashes, check(folder))
+        (folder / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+    return manifest
+
+
+def _write_zip(
+    destination: Path, members: dict[str, bytes], weights: Path
+) -> dict[str, str]:
+    """Zip ``members`` and the ``weights`` file; return the sha256 of each, by name."""
+    hashes = {name: sha256_bytes(data) for name, data in members.items()}
     with zipfile.ZipFile(destination, "w") as archive:
-        for member in sorted(folder.iterdir()):
-            info = zipfile.ZipInfo(member.name, date_time=_ZIP_DATE)
-            # Trained float weights barely deflate (under 10%) at a cost of
-            # seconds per 100 MB, so they are stored, as Keras stores them.
-            info.compress_type = (
-                zipfile.ZIP_STORED
-                if member.name == WEIGHTS_NAME
-                else zipfile.ZIP_DEFLATED
-            )
-            info.external_attr = 0o644 << 16
-            with member.open("rb") as source, archive.open(info, "w") as target:
-                shutil.copyfileobj(source, target, _COPY_CHUNK)
+        for name in sorted([*members, WEIGHTS_NAME]):
+            if name == WEIGHTS_NAME:
+                with archive.open(_zip_info(name), "w") as target:
+                    hashes[name] = _hash_streaming(
+                        _file_opener(weights), copy_to=target
+                    )
+            else:
+                archive.writestr(_zip_info(name), members[name])
+    return dict(sorted(hashes.items()))
+
+
+def _append_manifest(destination: Path, text: str) -> None:
+    with zipfile.ZipFile(destination, "a") as archive:
+        archive.writestr(_zip_info(MANIFEST_NAME), text.encode("utf-8"))
+
+
+def _zip_info(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+    # Trained float weights barely deflate (under 10%) at a cost of seconds
+    # per 100 MB, so they are stored, as Keras stores them.
+    info.compress_type = (
+        zipfile.ZIP_STORED if name == WEIGHTS_NAME else zipfile.ZIP_DEFLATED
+    )
+    info.external_attr = 0o644 << 16
+    return info
 
 
 def _replace(built: Path, path: Path) -> None:
@@ -310,10 +347,15 @@ def _read_member(openers: dict[str, MemberOpener], name: str, *, where: str) -> 
     return data
 
 
-def _hash_streaming(opener: MemberOpener, *, copy_to: Path | None) -> str:
+def _hash_streaming(opener: MemberOpener, *, copy_to: Path | IO[bytes] | None) -> str:
+    """The sha256 of what ``opener`` reads, copied on to ``copy_to`` when given."""
     digest = hashlib.sha256()
     with opener() as stream, contextlib.ExitStack() as stack:
-        target = stack.enter_context(copy_to.open("wb")) if copy_to else None
+        target = (
+            stack.enter_context(copy_to.open("wb"))
+            if isinstance(copy_to, Path)
+            else copy_to
+        )
         while chunk := stream.read(_COPY_CHUNK):
             digest.update(chunk)
             if target is not None:
