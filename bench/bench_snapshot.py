@@ -1,6 +1,7 @@
 """Benchmark keras-snapshot against Keras' own `.keras` format.
 
 Run: python bench/bench_snapshot.py [--repeat N] [--cold] [--keras-hub]
+                                    [--real-sizes] [--backends jax,torch] [--only NAME]
 
 Per model (the example models; with --keras-hub also the keras-hub backbones,
 interned) it prints medians of N runs, in process, and their ratios:
@@ -15,6 +16,10 @@ interned) it prints medians of N runs, in process, and their ratios:
   defs      definitions extracted; lines: lines of the files read
   cold      (--cold) a fresh process importing the generated module and calling
             load_model() vs one importing the original code and loading "x.keras"
+With --real-sizes, also keras-hub architectures at published sizes (random
+weights): BERT-tiny (4.4M parameters), ResNet-18 (11.2M), BERT-base (109M).
+With --cold and --backends, a second table: the same cold loads under other
+Keras backends, and the floor, a process that only imports Keras there.
 NaN: Keras cannot save or reload that model as .keras (reasons printed below).
 """
 
@@ -32,6 +37,7 @@ import zipfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Black's results stay cached within the process only: "first" is a first save.
@@ -63,10 +69,20 @@ def median_seconds(function: Callable[[], object], repeat: int) -> float:
     return statistics.median(timings)
 
 
-def cold_seconds(code: str, cwd: Path, repeat: int) -> float:
+def cold_seconds(
+    code: str, cwd: Path, repeat: int, backend: str | None = None
+) -> float:
+    environment = dict(os.environ)
+    if backend is not None:
+        environment["KERAS_BACKEND"] = backend
+
     def run() -> None:
         subprocess.run(
-            [sys.executable, "-c", code], cwd=cwd, check=True, capture_output=True
+            [sys.executable, "-c", code],
+            cwd=cwd,
+            env=environment,
+            check=True,
+            capture_output=True,
         )
 
     return median_seconds(run, repeat)
@@ -83,7 +99,21 @@ def main() -> None:
         action="store_true",
         help="also the keras-hub backbones (interned)",
     )
+    parser.add_argument(
+        "--real-sizes",
+        action="store_true",
+        help="also keras-hub architectures at published sizes",
+    )
+    parser.add_argument(
+        "--backends",
+        default="",
+        help="with --cold: comma-separated other Keras backends to load under",
+    )
+    parser.add_argument(
+        "--only", default="", help="measure only models whose name contains this"
+    )
     args = parser.parse_args()
+    args.backends = [b for b in args.backends.split(",") if b]
     header = (
         f"{'model':<34}{'first':>7}{'save':>7}{'+verify':>8}{'.keras':>7}{'ratio':>6}"
         f"{'load':>7}{'.keras':>7}{'ratio':>6}{'analysis':>10}{'ast':>8}{'ratio':>6}"
@@ -93,15 +123,27 @@ def main() -> None:
         header += f"{'cold':>7}{'.keras':>7}{'ratio':>6}"
     print(header)
     cases = list(CASES) + (_keras_hub_cases() if args.keras_hub else [])
+    cases += _real_size_cases() if args.real_sizes else []
+    cases = [case for case in cases if args.only in case.name]
     failures: list[str] = []
+    by_backend: list[str] = []
     for case in cases:
-        print(_measure(case, args, failures), flush=True)
+        print(_measure(case, args, failures, by_backend), flush=True)
     for failure in failures:
         print(" ".join(failure.split())[:160])
+    if by_backend:
+        print(
+            f"\n{'model':<34}{'backend':>11}{'cold':>7}{'.keras':>7}{'ratio':>6}"
+            f"{'floor':>7}{'ratio above floor':>19}"
+        )
+        print("\n".join(by_backend))
 
 
-def _measure(case: Case, args: argparse.Namespace, failures: list[str]) -> str:
-    """One table row for ``case``; failures of the .keras format go to ``failures``."""
+def _measure(
+    case: Case, args: argparse.Namespace, failures: list[str], by_backend: list[str]
+) -> str:
+    """One table row for ``case``; failures of the .keras format go to ``failures``,
+    rows of cold loads under other backends to ``by_backend``."""
     model, batch = case.make()
     inputs = None if case.name.startswith("seed_") else batch
     with tempfile.TemporaryDirectory() as folder:
@@ -151,19 +193,45 @@ def _measure(case: Case, args: argparse.Namespace, failures: list[str]) -> str:
             f"{len(closure.statements):>5}{lines:>7}"
         )
         if args.cold:
-            row += _cold(model, archive, keras_file, work, repeat=min(args.repeat, 3))
+            repeat = min(args.repeat, 3)
+            cold, cold_keras = _cold(model, archive, keras_file, work, repeat=repeat)
+            row += f"{cold:>7.2f}{cold_keras:>7.2f}{cold / cold_keras:>6.2f}"
+            for backend in args.backends:
+                cold, cold_keras = _cold(
+                    model, archive, keras_file, work, repeat=repeat, backend=backend
+                )
+                floor = _floor_seconds(backend, repeat)
+                by_backend.append(
+                    f"{case.name:<34}{backend:>11}{cold:>7.2f}{cold_keras:>7.2f}"
+                    f"{cold / cold_keras:>6.2f}{floor:>7.2f}"
+                    f"{(cold - floor) / (cold_keras - floor):>19.2f}"
+                )
         return row
 
 
 def _cold(
-    model: keras.Model, archive: Path, keras_file: Path, work: Path, *, repeat: int
-) -> str:
-    unpacked = work / "unpacked"
-    unpacked.mkdir()
-    with zipfile.ZipFile(archive) as opened:
-        opened.extractall(unpacked)
-        module = next(n for n in opened.namelist() if n.endswith(".py"))[:-3]
-    cold = cold_seconds(f"import {module}; {module}.load_model()", unpacked, repeat)
+    model: keras.Model,
+    archive: Path,
+    keras_file: Path,
+    work: Path,
+    *,
+    repeat: int,
+    backend: str | None = None,
+) -> tuple[float, float]:
+    """Seconds of a fresh process loading the snapshot, and one loading .keras."""
+    unpacked = work / f"unpacked-{backend}"
+    if not unpacked.exists():
+        unpacked.mkdir()
+        with zipfile.ZipFile(archive) as opened:
+            opened.extractall(unpacked)
+    module = next(p.stem for p in unpacked.glob("*.py"))
+    try:
+        cold = cold_seconds(
+            f"import {module}; {module}.load_model()", unpacked, repeat, backend=backend
+        )
+    except subprocess.CalledProcessError:
+        # A model whose own code calls TensorFlow loads on that backend only.
+        cold = _NAN
     original = type(model).__module__
     paths = [str(REPO / "examples"), str(REPO / "tests" / "assets")]
     code = (
@@ -172,10 +240,20 @@ def _cold(
         f"{{{type(model).__name__!r}: {original}.{type(model).__name__}}})"
     )
     try:
-        cold_keras = cold_seconds(code, work, repeat)
+        cold_keras = cold_seconds(code, work, repeat, backend=backend)
     except subprocess.CalledProcessError:
         cold_keras = _NAN
-    return f"{cold:>7.2f}{cold_keras:>7.2f}{cold / cold_keras:>6.2f}"
+    return cold, cold_keras
+
+
+_FLOORS: dict[str, float] = {}
+
+
+def _floor_seconds(backend: str, repeat: int) -> float:
+    """A fresh process that imports Keras on ``backend`` and nothing else."""
+    if backend not in _FLOORS:
+        _FLOORS[backend] = cold_seconds("import keras", REPO, repeat, backend=backend)
+    return _FLOORS[backend]
 
 
 def _keras_hub_cases() -> list[Case]:
@@ -191,6 +269,53 @@ def _keras_hub_cases() -> list[Case]:
             intern=("keras_hub",),
         )
         for name, pair in test_keras_hub._models().items()
+    ]
+
+
+def _real_size_cases() -> list[Case]:
+    """keras-hub architectures at the sizes of published presets, random weights."""
+    import keras_hub
+    import numpy as np
+
+    def tokens() -> dict[str, np.ndarray]:
+        return {
+            "token_ids": np.ones((1, 16), "int32"),
+            "segment_ids": np.zeros((1, 16), "int32"),
+            "padding_mask": np.ones((1, 16), "int32"),
+        }
+
+    def bert(layers: int, heads: int, hidden: int) -> tuple[keras.Model, Any]:
+        model = keras_hub.models.BertBackbone(
+            vocabulary_size=30522,
+            num_layers=layers,
+            num_heads=heads,
+            hidden_dim=hidden,
+            intermediate_dim=4 * hidden,
+            max_sequence_length=512,
+        )
+        model(tokens())
+        return model, tokens()
+
+    def resnet18() -> tuple[keras.Model, Any]:
+        model = keras_hub.models.ResNetBackbone(
+            input_conv_filters=[64],
+            input_conv_kernel_sizes=[7],
+            stackwise_num_filters=[64, 128, 256, 512],
+            stackwise_num_blocks=[2, 2, 2, 2],
+            stackwise_num_strides=[1, 2, 2, 2],
+            block_type="basic_block",
+            use_pre_activation=False,
+            image_shape=(None, None, 3),
+        )
+        image = np.random.default_rng(0).normal(size=(1, 64, 64, 3)).astype("float32")
+        model(image)
+        return model, image
+
+    hub = ("keras_hub",)
+    return [
+        Case("size_bert_tiny", lambda: bert(2, 2, 128), hub, intern=hub),
+        Case("size_resnet18", resnet18, hub, intern=hub),
+        Case("size_bert_base", lambda: bert(12, 12, 768), hub, intern=hub),
     ]
 
 

@@ -227,7 +227,10 @@ def _write_zip(
     with zipfile.ZipFile(destination, "w") as archive:
         for name in sorted([*members, WEIGHTS_NAME]):
             if name == WEIGHTS_NAME:
-                with archive.open(_zip_info(name), "w") as target:
+                info = _zip_info(name)
+                # Known up front, so zipfile writes zip64 headers past 4 GiB.
+                info.file_size = weights.stat().st_size
+                with archive.open(info, "w") as target:
                     hashes[name] = _hash_streaming(
                         _file_opener(weights), copy_to=target
                     )
@@ -328,7 +331,8 @@ def read_archive(path: Path, *, weights_to: Path | None = None) -> OpenedArchive
 #: Member names are plain file names at the archive's root.
 _MEMBER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 #: Bounds on what reading an archive may cost.
-MAX_MEMBER_BYTES = 8 << 30
+#: The weights stream to disk, so only the disk bounds them.
+MAX_MEMBER_BYTES = 1 << 40
 MAX_COMPRESSION_RATIO = 200
 MAX_MEMBERS = 16
 #: Members other than the weights are read into memory: the module, manifest,

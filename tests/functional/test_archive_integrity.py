@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import zipfile
@@ -49,6 +50,70 @@ def test_saving_twice_gives_identical_members(
         )
     del manifest_a["created"], manifest_b["created"]
     assert manifest_a == manifest_b
+
+
+def test_weights_are_stored_and_the_manifest_comes_last(
+    good_bytes: bytes, tmp_path: Path
+) -> None:
+    path = tmp_path / "a.snapshot"
+    path.write_bytes(good_bytes)
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+    kinds = {info.filename: info.compress_type for info in infos}
+    assert kinds.pop("model.weights.h5") == zipfile.ZIP_STORED
+    assert set(kinds.values()) == {zipfile.ZIP_DEFLATED}
+    assert infos[-1].filename == "snapshot.json"
+
+
+def test_reading_copies_exactly_the_hashed_weights(
+    good_bytes: bytes, tmp_path: Path
+) -> None:
+    path = tmp_path / "a.snapshot"
+    path.write_bytes(good_bytes)
+    opened = read_archive(path, weights_to=tmp_path / "copy.weights.h5")
+    with zipfile.ZipFile(path) as archive:
+        assert (tmp_path / "copy.weights.h5").read_bytes() == archive.read(
+            "model.weights.h5"
+        )
+    assert "model.weights.h5" not in opened.members
+
+
+def test_members_read_into_memory_are_bounded(
+    good_bytes: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import snapshot.archive
+
+    path = tmp_path / "a.snapshot"
+    path.write_bytes(good_bytes)
+    with zipfile.ZipFile(path) as archive:
+        sizes = {info.filename: info.file_size for info in archive.infolist()}
+    weights_size = sizes.pop("model.weights.h5")
+    largest = max(sizes, key=sizes.__getitem__)
+    # The weights stream, so a bound below their size does not apply to them.
+    assert weights_size > sizes[largest]
+    monkeypatch.setattr(snapshot.archive, "MAX_IN_MEMORY_BYTES", sizes[largest] - 1)
+    with pytest.raises(snapshot.SnapshotError, match=f"member {largest} is too large"):
+        read_archive(path)
+    monkeypatch.setattr(snapshot.archive, "MAX_IN_MEMORY_BYTES", sizes[largest])
+    read_archive(path)
+
+
+def test_an_archive_with_deflated_weights_still_loads(
+    model: StoresUnits, good_bytes: bytes, tmp_path: Path
+) -> None:
+    # keras-snapshot 0.1.0 deflated every member, the weights included.
+    old = tmp_path / "old.snapshot"
+    with (
+        zipfile.ZipFile(io.BytesIO(good_bytes)) as source,
+        zipfile.ZipFile(old, "w", compression=zipfile.ZIP_DEFLATED) as target,
+    ):
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info))
+    with zipfile.ZipFile(old) as archive:
+        assert archive.getinfo("model.weights.h5").compress_type == zipfile.ZIP_DEFLATED
+    batch = np.ones((1, 3), "float32")
+    loaded = snapshot.load(old)
+    assert np.array_equal(loaded(batch), model(batch))
 
 
 @settings(
