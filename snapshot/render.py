@@ -52,7 +52,7 @@ def render_module(
         ),
         constructor_call=constructor_call(state, rewritten, config=config),
         build_call=(
-            "args, kwargs = example_inputs()\n    model(*args, **kwargs)"
+            "args, kwargs = example_inputs()\n        model(*args, **kwargs)"
             if isinstance(state.inputs, CallSpecs)
             else "model(example_inputs())"
         ),
