@@ -196,7 +196,8 @@ def _measure(
             repeat = min(args.repeat, 3)
             cold, cold_keras = _cold(model, archive, keras_file, work, repeat=repeat)
             row += f"{cold:>7.2f}{cold_keras:>7.2f}{cold / cold_keras:>6.2f}"
-            for backend in args.backends:
+            # Only where .keras loads at all: the table compares the two.
+            for backend in args.backends if cold_keras == cold_keras else ():
                 cold, cold_keras = _cold(
                     model, archive, keras_file, work, repeat=repeat, backend=backend
                 )
