@@ -240,7 +240,7 @@ def _verify_staged(
     files = {f.relative_path: f.sha256 for f in generated.provenance.files}
     blocked = _original_packages(files, imported=requirements.imports)
     report = verify_in_fresh_interpreter(folder, blocked=blocked)
-    raise_unless_passed(report, suspects=_stateful_module_objects(generated.closure))
+    raise_unless_passed(report, causes=_likely_causes(generated.closure))
     return {
         "method": "fresh interpreter (python -I), original packages blocked",
         "max_abs_diff": report.max_abs_diff,
@@ -261,20 +261,37 @@ def _original_packages(
     return tuple(sorted(tops - set(imported)))
 
 
-def _stateful_module_objects(closure: DependencyClosure) -> list[str]:
-    """Module-level Keras layers and variables the model uses: state outside its weights."""
-    found = []
+def _likely_causes(closure: DependencyClosure) -> list[str]:
+    """Why a rebuilt model may compute otherwise, from the values the closure binds.
+
+    Module-level Keras layers and variables hold state outside the weights;
+    layers that save or load their own variables may not give back what they
+    held (keras-hub's DINOv2 re-interpolates its position embeddings).
+    """
+    state, weight_io = [], []
     for extracted in closure.statements:
         statement = extracted.statement
         module = sys.modules.get(statement.module)
+        where = f"{statement.module}:{statement.first_line}"
         for name in statement.bound_names:
             value = getattr(module, name, None)
             if isinstance(value, (keras.layers.Layer, keras.Variable)):
-                kind = type(value).__name__
-                found.append(
-                    f"{name} ({kind}) at {statement.module}:{statement.first_line}"
-                )
-    return found
+                state.append(f"{name} ({type(value).__name__}) at {where}")
+            elif (
+                isinstance(value, type)
+                and issubclass(value, keras.layers.Layer)
+                and {"save_own_variables", "load_own_variables"} & set(vars(value))
+            ):
+                weight_io.append(f"{name} at {where}")
+    causes = []
+    if state:
+        causes.append("module-level state the weights do not hold: " + ", ".join(state))
+    if weight_io:
+        causes.append(
+            "layers that save or load their own variables their own way: "
+            + ", ".join(weight_io)
+        )
+    return causes
 
 
 def module_file_name(class_name: str) -> str:

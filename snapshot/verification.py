@@ -215,14 +215,9 @@ def current_versions() -> dict[str, str]:
     return versions
 
 
-def raise_unless_passed(report: VerificationReport, *, suspects: list[str]) -> None:
-    """Raise VerificationError for a failed report, naming likely causes."""
+def raise_unless_passed(report: VerificationReport, *, causes: list[str]) -> None:
+    """Raise VerificationError for a failed report, naming likely ``causes``."""
     if report.passed:
         return
-    cause = ""
-    if suspects:
-        cause = (
-            "; likely cause: module-level state the weights do not hold: "
-            + ", ".join(suspects)
-        )
+    cause = "; likely cause: " + "; or ".join(causes) if causes else ""
     raise VerificationError(f"verification failed: {report.detail}{cause}")

@@ -67,6 +67,18 @@ def test_state_outside_the_weights_fails_verification_and_writes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_layer_saving_its_weights_lossily_is_named(tmp_path: Path) -> None:
+    from statecases.lossy import train as train_lossy
+
+    with pytest.raises(snapshot.VerificationError) as raised:
+        snapshot.save(train_lossy(), tmp_path / "lossy.snapshot")
+    assert str(raised.value).endswith(
+        "; likely cause: layers that save or load their own variables their own "
+        "way: HalfPrecisionStore at statecases.lossy:5"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_weights_missing_from_the_model_are_an_error(tmp_path: Path) -> None:
     small = StoresUnits(2)
     small(BATCH)
