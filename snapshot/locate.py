@@ -16,7 +16,7 @@ from snapshot.errors import (
     TargetNotFoundError,
     one_line,
 )
-from snapshot.model import ModelTarget, ModuleSource
+from snapshot.model import ModelTarget
 from snapshot.modules import find_module
 
 
@@ -61,17 +61,11 @@ def locate_class(cls: type) -> ModelTarget:
             f"{cls.__name__} was defined where no source file exists (an interactive "
             "session, a notebook cell or exec); move it into a .py module"
         )
-    if cls.__module__ == "__main__":
-        source = ModuleSource(
-            name="__main__", path=Path(path).resolve(), is_package=False
+    source = find_module(cls.__module__)
+    if source is None:
+        raise SourceNotFoundError(
+            f"{cls.__name__}: no source file for {cls.__module__}"
         )
-    else:
-        found = find_module(cls.__module__)
-        if found is None:
-            raise SourceNotFoundError(
-                f"{cls.__name__}: no source file for {cls.__module__}"
-            )
-        source = found
     return ModelTarget(module=source, class_name=cls.__name__)
 
 

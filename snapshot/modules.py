@@ -37,6 +37,12 @@ def find_module(name: str) -> ModuleSource | None:
     """
     module = sys.modules.get(name)
     spec = getattr(module, "__spec__", None) if module is not None else None
+    if spec is None and name == "__main__":
+        # A script run as `python train.py` has no spec, only its file.
+        path = getattr(module, "__file__", None)
+        if path is None or not path.endswith(".py"):
+            return None
+        return ModuleSource(name=name, path=Path(path).resolve(), is_package=False)
     if spec is None:
         spec = _find_spec_statically(name)
     if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
