@@ -140,10 +140,12 @@ def generate_module(
     A training script saves the same model every epoch: the result is reused
     within the process while every source file it read is unchanged.
     """
+    # Everything the module's text depends on besides the files read.
     key = (
         str(target),
         repr(state.constructor),
         repr(specs_to_json(state.inputs)),
+        state.dtype_policy,
         repr(config),
     )
     cached = _GENERATED.get(key)
@@ -332,6 +334,7 @@ def _manifest(
         },
         model={
             "constructor_args_from": state.args_source,
+            "dtype_policy": state.dtype_policy,
             "inputs": specs_to_json(state.inputs),
             "probe": probe.PROBE_NAME,
         },

@@ -46,11 +46,14 @@ def render_module(
         class_name=rewritten.class_name,
         pathlib_name=rewritten.pathlib_name,
         h5py_name=rewritten.h5py_name,
+        keras_name=rewritten.keras_name,
         weights_file=weights_file,
         inputs_expression=inputs_expression(
             state.inputs, keras_name=rewritten.keras_name
         ),
         constructor_call=constructor_call(state, rewritten, config=config),
+        # Layers take the global policy when they are made; float32 is Keras' default.
+        dtype_policy=None if state.dtype_policy == "float32" else state.dtype_policy,
         build_call=(
             "args, kwargs = example_inputs()\n        model(*args, **kwargs)"
             if isinstance(state.inputs, CallSpecs)

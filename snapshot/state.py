@@ -61,6 +61,9 @@ class ModelState:
     inputs: InputStructure
     #: Where the constructor arguments came from, for the manifest.
     args_source: str
+    #: The dtype policy the model was built under (``mixed_float16``, say): its
+    #: layers compute in it, so the rebuilt model must be made under it too.
+    dtype_policy: str = "float32"
 
 
 def capture_state(
@@ -87,7 +90,8 @@ def capture_state(
         # Given or inferred arguments may be wrong; a recorded call is the call.
         # (Verification, on by default, rebuilds from every source.)
         _check_rebuild(model, args, varargs, input_specs, source)
-    return ModelState(constructor, input_specs, source)
+    policy = getattr(getattr(model, "dtype_policy", None), "name", "float32")
+    return ModelState(constructor, input_specs, source, dtype_policy=policy)
 
 
 def zeros_like_specs(specs: InputStructure) -> Any:
