@@ -192,6 +192,8 @@ class _Describer:
         recorded = recorded_call(value)
         if recorded is not None and _is_keras_object(value):
             return self._recorded(value, *recorded)
+        if type(value).__name__ == "KerasTensor":
+            return self._keras_input(value)
         if hasattr(value, "get_config") and type(value).__module__.startswith("keras"):
             config = value.get_config()
             return Call(
@@ -203,6 +205,27 @@ class _Describer:
             f"{self.where} is a {type(value).__name__}, which cannot be written as Python "
             "code; pass the constructor arguments as plain data with config="
         )
+
+    def _keras_input(self, tensor: Any) -> Call:
+        """``keras.Input(shape=..., dtype=...)`` for the symbolic input of a Sequential."""
+        import keras
+
+        history = getattr(tensor, "_keras_history", None)
+        if not isinstance(getattr(history, "operation", None), keras.layers.InputLayer):
+            raise ModelStateError(
+                f"{self.where} is a tensor of a functional graph: a model made as "
+                "keras.Model(inputs, outputs) is Keras config, not code; save it with "
+                "model.save('x.keras'), or subclass keras.Model"
+            )
+        keywords: list[tuple[str, Expression]] = [
+            ("shape", self.describe(tuple(tensor.shape[1:]))),
+            ("dtype", Literal(tensor.dtype)),
+        ]
+        if tensor.shape[0] is not None:
+            keywords.append(("batch_size", Literal(tensor.shape[0])))
+        if getattr(tensor, "sparse", False):
+            keywords.append(("sparse", Literal(True)))
+        return Call(_ref(keras.Input, self.where), kwargs=tuple(keywords))
 
     def _recorded(
         self, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
