@@ -55,7 +55,7 @@ def render_module(
         # Layers take the global policy when they are made; float32 is Keras' default.
         dtype_policy=None if state.dtype_policy == "float32" else state.dtype_policy,
         build_call=(
-            "args, kwargs = example_inputs()\n        model(*args, **kwargs)"
+            "args, kwargs = example_inputs()\n    model(*args, **kwargs)"
             if isinstance(state.inputs, CallSpecs)
             else "model(example_inputs())"
         ),
