@@ -140,14 +140,9 @@ def generate_module(
     A training script saves the same model every epoch: the result is reused
     within the process while every source file it read is unchanged.
     """
-    # Everything the module's text depends on besides the files read.
-    key = (
-        str(target),
-        repr(state.constructor),
-        repr(specs_to_json(state.inputs)),
-        state.dtype_policy,
-        repr(config),
-    )
+    # The whole state, not chosen fields: a field left out of the key (the
+    # dtype policy once was) would hand one model another's module.
+    key = (str(target), repr(state), repr(config))
     cached = _GENERATED.get(key)
     if cached is not None and cached[0] == _stamps(cached[1].closure):
         return cached[1]
