@@ -180,20 +180,18 @@ def _write_staged(
         folder.mkdir()
         weights = folder / WEIGHTS_NAME
         write_weights(weights)
+        built = staging / "archive.zip" if layout == "zip" else folder
         if layout == "zip" and check is None:
             # Nothing reads the staged folder: the weights are hashed as they
             # are copied into the zip, one pass over what may be gigabytes.
-            built = staging / "archive.zip"
-            hashes = _write_zip(built, members, weights)
-            manifest = manifest_for(hashes, None)
-            _append_manifest(built, manifest.to_json())
+            manifest = manifest_for(_write_zip(built, members, weights), None)
         else:
+            # The check loads the staged folder, so it is complete first.
             manifest = _stage_folder(folder, members, weights, manifest_for, check)
-            built = folder
             if layout == "zip":
-                built = staging / "archive.zip"
                 _write_zip(built, members, weights)
-                _append_manifest(built, manifest.to_json())
+        if layout == "zip":
+            _append_manifest(built, manifest.to_json())
         _replace(built, path)
     return manifest
 
