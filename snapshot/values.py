@@ -192,7 +192,7 @@ class _Describer:
         recorded = recorded_call(value)
         if recorded is not None and _is_keras_object(value):
             return self._recorded(value, *recorded)
-        if type(value).__name__ == "KerasTensor":
+        if _is_keras_tensor(value):
             return self._keras_input(value)
         if hasattr(value, "get_config") and type(value).__module__.startswith("keras"):
             config = value.get_config()
@@ -289,6 +289,12 @@ def _is_keras_object(value: Any) -> bool:
     import keras
 
     return isinstance(value, keras.layers.Layer)
+
+
+def _is_keras_tensor(value: Any) -> bool:
+    import keras
+
+    return isinstance(value, keras.KerasTensor)
 
 
 def _ref(obj: Any, where: str) -> Ref:
