@@ -7,24 +7,22 @@ folder. The snapshot (verified at save time) must load with neither.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from conftest import TESTS, run_isolated
+from conftest import TESTS, isolated_environment, run_isolated
 
 SCRIPTS = TESTS / "assets" / "scripts"
 
 
 def test_model_class_in_the_training_script(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     completed = subprocess.run(
         [sys.executable, str(SCRIPTS / "train_net.py"), str(tmp_path)],
         cwd=SCRIPTS,
-        env=env,
+        env=isolated_environment(),
         capture_output=True,
         text=True,
         timeout=600,
