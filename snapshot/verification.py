@@ -137,9 +137,10 @@ def verify_in_fresh_interpreter(
             detail=found["error"],
         )
     difference = float(found["max_abs_diff"])
-    note = found["note"] if tolerance is None else ""
+    # A tolerance the caller gives replaces the child's default and its note.
+    note = ""
     if tolerance is None:
-        tolerance = float(found["tolerance"])
+        tolerance, note = float(found["tolerance"]), found["note"]
     passed = difference <= tolerance
     return VerificationReport(
         archive=str(archive),
