@@ -53,9 +53,9 @@ import keras  # noqa: E402
 
 import snapshot  # noqa: E402
 from cases import CASES, Case  # noqa: E402
-from snapshot.collect import collect  # noqa: E402
+from snapshot.analysis.collect import collect  # noqa: E402
+from snapshot.analysis.locate import locate_class  # noqa: E402
 from snapshot.config import SnapshotConfig  # noqa: E402
-from snapshot.locate import locate_class  # noqa: E402
 
 _NAN = float("nan")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from snapshot import record
+from snapshot.capture import record
 from snapshot.config import SnapshotConfig
 from snapshot.errors import (
     ArchiveError,

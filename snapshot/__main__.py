@@ -1,6 +1,6 @@
 """``python -m snapshot`` runs the command line."""
 
-from snapshot.cli import main
+from snapshot.cli.commands import main
 
 if __name__ == "__main__":
     main()

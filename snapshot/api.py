@@ -13,33 +13,36 @@ from typing import Any
 
 import keras
 
-from snapshot import probe, values
-from snapshot.archive import (
+from snapshot.analysis.collect import DependencyClosure, collect
+from snapshot.analysis.locate import locate_class
+from snapshot.analysis.provenance import Provenance, describe_sources
+from snapshot.analysis.rewrite import rewrite
+from snapshot.archive.loader import load_archive
+from snapshot.archive.manifest import (
     FORMAT_NAME,
+    PROBE_NAME,
     REQUIREMENTS_NAME,
     WEIGHTS_NAME,
     ArchiveManifest,
-    read_archive,
-    write_archive,
+    DefinitionRecord,
+    GitRecord,
+    ModelRecord,
+    SourceRecord,
+    VerificationRecord,
 )
-from snapshot.collect import DependencyClosure, collect
+from snapshot.archive.reader import read_archive
+from snapshot.archive.writer import write_archive
+from snapshot.capture import probe, values
+from snapshot.capture.state import ModelState, capture_state, specs_to_json
+from snapshot.capture.versions import current_versions
 from snapshot.config import SnapshotConfig
+from snapshot.emit.format import format_source
+from snapshot.emit.render import render_module
+from snapshot.emit.requirements import Requirements, third_party_requirements
 from snapshot.errors import NotAModelError
-from snapshot.format import format_source
-from snapshot.loader import load_archive
-from snapshot.locate import locate_class
 from snapshot.model import ImportItem, ModelTarget, SymbolRef
-from snapshot.provenance import Provenance, describe_sources
-from snapshot.render import render_module
-from snapshot.requirements import Requirements, third_party_requirements
-from snapshot.rewrite import rewrite
-from snapshot.state import ModelState, capture_state, specs_to_json
-from snapshot.verification import (
-    VerificationReport,
-    current_versions,
-    raise_unless_passed,
-    verify_in_fresh_interpreter,
-)
+from snapshot.verification.fresh import verify_in_fresh_interpreter
+from snapshot.verification.report import VerificationReport, raise_unless_passed
 from snapshot.version import FORMAT_VERSION, __version__
 
 
@@ -82,7 +85,7 @@ def save(
         Path(path),
         members={
             module_name: generated.text.encode("utf-8"),
-            probe.PROBE_NAME: probe.to_bytes(module_probe),
+            PROBE_NAME: probe.to_bytes(module_probe),
             REQUIREMENTS_NAME: requirements.text().encode("utf-8"),
         },
         write_weights=lambda weights_path: model.save_weights(weights_path),
@@ -127,7 +130,7 @@ class GeneratedModule:
     provenance: Provenance
     closure: DependencyClosure
     #: Names and origin of each extracted definition, for the manifest.
-    definitions: list[dict[str, Any]]
+    definitions: tuple[DefinitionRecord, ...]
     #: Third-party distributions the module imports.
     requirements: Requirements
 
@@ -194,14 +197,14 @@ def _generate_module(
         weights_file=WEIGHTS_NAME,
         config=config,
     )
-    definitions = [
-        {
-            "names": [rewritten.names[SymbolRef(f.module, n)] for n in f.bound_names],
-            "origin": f.origin,
-            "left_out": list(f.left_out),
-        }
+    definitions = tuple(
+        DefinitionRecord(
+            names=tuple(rewritten.names[SymbolRef(f.module, n)] for n in f.bound_names),
+            origin=f.origin,
+            left_out=f.left_out,
+        )
         for f in rewritten.fragments
-    ]
+    )
     text = format_source(rendered).text
     return GeneratedModule(
         text, provenance, closure, definitions, third_party_requirements(text)
@@ -221,7 +224,7 @@ def verify(
     """
     opened = read_archive(Path(path))
     blocked = _original_packages(
-        opened.manifest.source.get("files", {}), imported=opened.manifest.imports
+        opened.manifest.source.files, imported=opened.manifest.imports
     )
     return verify_in_fresh_interpreter(
         Path(path), blocked=blocked, tolerance=tolerance, trust=trust
@@ -233,17 +236,18 @@ def _verify_staged(
     *,
     generated: GeneratedModule,
     requirements: Requirements,
-) -> dict[str, Any]:
+) -> VerificationRecord:
     files = {f.relative_path: f.sha256 for f in generated.provenance.files}
     blocked = _original_packages(files, imported=requirements.imports)
     report = verify_in_fresh_interpreter(folder, blocked=blocked)
     raise_unless_passed(report, causes=_likely_causes(generated.closure))
-    return {
-        "method": "fresh interpreter (python -I), original packages blocked",
-        "max_abs_diff": report.max_abs_diff,
-        "tolerance": report.tolerance,
-        "variables": report.variables_expected,
-    }
+    assert report.max_abs_diff is not None and report.tolerance is not None
+    return VerificationRecord(
+        method="fresh interpreter (python -I), original packages blocked",
+        max_abs_diff=report.max_abs_diff,
+        tolerance=report.tolerance,
+        variables=report.variables_loaded or 0,
+    )
 
 
 def _original_packages(
@@ -306,9 +310,10 @@ def _manifest(
     module_name: str,
     requirements: Requirements,
     hashes: dict[str, str],
-    verification: dict[str, Any] | None,
+    verification: VerificationRecord | None,
 ) -> ArchiveManifest:
     provenance = generated.provenance
+    git = provenance.git
     return ArchiveManifest(
         format=FORMAT_NAME,
         format_version=FORMAT_VERSION,
@@ -317,22 +322,18 @@ def _manifest(
         weights=WEIGHTS_NAME,
         members=hashes,
         versions=current_versions() | {"keras_snapshot": __version__},
-        source={
-            "module": target.module.name,
-            "class": target.class_name,
-            "files": {f.relative_path: f.sha256 for f in provenance.files},
-            "git": (
-                None
-                if provenance.git is None
-                else {"commit": provenance.git.commit, "dirty": provenance.git.dirty}
-            ),
-        },
-        model={
-            "constructor_args_from": state.args_source,
-            "dtype_policy": state.dtype_policy,
-            "inputs": specs_to_json(state.inputs),
-            "probe": probe.PROBE_NAME,
-        },
+        source=SourceRecord(
+            module=target.module.name,
+            class_name=target.class_name,
+            files={f.relative_path: f.sha256 for f in provenance.files},
+            git=None if git is None else GitRecord(git.commit, git.dirty),
+        ),
+        model=ModelRecord(
+            constructor_args_from=state.args_source,
+            dtype_policy=state.dtype_policy,
+            inputs=specs_to_json(state.inputs),
+            probe=PROBE_NAME,
+        ),
         verification=verification,
         requirements=requirements.distributions,
         imports=requirements.imports,

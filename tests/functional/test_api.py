@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import snapshot
-from snapshot import record
+from snapshot.capture import record
 from statecases.models import HidesUnits, StoresUnits, TakesActivation
 
 BATCH = np.arange(6, dtype="float32").reshape(2, 3)

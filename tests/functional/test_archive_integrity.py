@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import snapshot
-from snapshot.archive import read_archive
-from snapshot.inspect_archive import describe_archive
+from snapshot.archive.inspect import describe_archive
+from snapshot.archive.reader import read_archive
 from statecases.models import StoresUnits
 
 
@@ -81,7 +81,7 @@ def test_reading_copies_exactly_the_hashed_weights(
 def test_members_read_into_memory_are_bounded(
     good_bytes: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import snapshot.archive
+    import snapshot.archive.reader
 
     path = tmp_path / "a.snapshot"
     path.write_bytes(good_bytes)
@@ -91,10 +91,12 @@ def test_members_read_into_memory_are_bounded(
     largest = max(sizes, key=sizes.__getitem__)
     # The weights stream, so a bound below their size does not apply to them.
     assert weights_size > sizes[largest]
-    monkeypatch.setattr(snapshot.archive, "MAX_IN_MEMORY_BYTES", sizes[largest] - 1)
+    monkeypatch.setattr(
+        snapshot.archive.reader, "MAX_IN_MEMORY_BYTES", sizes[largest] - 1
+    )
     with pytest.raises(snapshot.SnapshotError, match=f"member {largest} is too large"):
         read_archive(path)
-    monkeypatch.setattr(snapshot.archive, "MAX_IN_MEMORY_BYTES", sizes[largest])
+    monkeypatch.setattr(snapshot.archive.reader, "MAX_IN_MEMORY_BYTES", sizes[largest])
     read_archive(path)
 
 

@@ -20,7 +20,8 @@ import pytest
 import snapshot
 from cases import CASES
 from conftest import round_trip_in_isolation
-from snapshot import probe
+from snapshot.archive.manifest import PROBE_NAME
+from snapshot.capture import probe
 
 OTHER_BACKEND = "jax"
 
@@ -82,7 +83,7 @@ def test_verify_under_another_backend_says_so(
     assert report.versions_then["backend"] == "tensorflow"
     assert report.versions_now["backend"] == OTHER_BACKEND
     assert report.versions_now[OTHER_BACKEND] == jax.__version__
-    stored = probe.from_bytes(_member(work / "bert.snapshot", probe.PROBE_NAME))
+    stored = probe.from_bytes(_member(work / "bert.snapshot", PROBE_NAME))
     assert report.tolerance == probe.rounding_tolerance(
         stored.outputs, ulps=probe.OTHER_BACKEND_ULPS
     )
@@ -98,7 +99,7 @@ def test_verify_on_the_same_backend_keeps_the_tight_tolerance(
     assert report.passed, report.summary()
     assert report.max_abs_diff == 0.0
     stored = probe.from_bytes(
-        _member(work / "zoo_classifier.snapshot", probe.PROBE_NAME)
+        _member(work / "zoo_classifier.snapshot", PROBE_NAME)
     )
     assert report.tolerance == probe.rounding_tolerance(stored.outputs)
     assert report.note == ""

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 import snapshot
 from cases import REPO
-from snapshot.cli import cli
+from snapshot.cli.commands import cli
 from statecases.models import StoresUnits
 
 _MODULE = "stores_units_snapshot.py"

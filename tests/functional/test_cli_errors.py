@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from cases import ASSETS, EXAMPLES
-from snapshot.cli import cli
+from snapshot.cli.commands import cli
 
 
 @pytest.fixture(autouse=True)

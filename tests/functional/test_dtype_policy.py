@@ -15,7 +15,7 @@ import numpy as np
 
 import snapshot
 from conftest import round_trip_in_isolation
-from snapshot.archive import read_archive
+from snapshot.archive.reader import read_archive
 
 
 def test_mixed_precision_model_round_trips(tmp_path: Path) -> None:
@@ -41,4 +41,4 @@ def test_mixed_precision_model_round_trips(tmp_path: Path) -> None:
     assert loaded.dtype_policy.name == "mixed_float16"
     assert keras.config.dtype_policy().name == previous.name
     manifest = read_archive(tmp_path / "mixed.snapshot").manifest
-    assert manifest.model["dtype_policy"] == "mixed_float16"
+    assert manifest.model.dtype_policy == "mixed_float16"

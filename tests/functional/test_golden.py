@@ -13,10 +13,10 @@ from functools import cache
 import pytest
 
 from cases import CASES, GENERATED, Case
+from snapshot.analysis.locate import locate_class
 from snapshot.api import generate_module
+from snapshot.capture.state import capture_state
 from snapshot.config import SnapshotConfig
-from snapshot.locate import locate_class
-from snapshot.state import capture_state
 
 # Golden files must not change with every commit of this repository.
 _CONFIG = SnapshotConfig(record_git=False)

@@ -197,7 +197,7 @@ def test_preset_machinery_is_left_out_and_visible(
     )
     assert "def get_config(self):" in text
     assert "kagglehub" not in text and "huggingface" not in text.lower()
-    from snapshot.inspect_archive import describe_archive, summary
+    from snapshot.archive.inspect import describe_archive, summary
 
     described = describe_archive(work / "bert.snapshot")
     (backbone,) = [d for d in described["definitions"] if d["names"] == ["Backbone"]]

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import snapshot
-from snapshot.cli import cli
+from snapshot.cli.commands import cli
 from statecases.models import StoresUnits
 from statecases.stateful import train as train_stateful
 from zoo import Classifier

@@ -41,7 +41,7 @@ def test_wheel_contains_templates_and_works_when_installed(tmp_path: Path) -> No
     import contextlib, io, json, sys
     sys.path.insert(0, {str(tmp_path / "installed")!r})
     import snapshot
-    from snapshot.cli import cli
+    from snapshot.cli.commands import cli
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
         try:

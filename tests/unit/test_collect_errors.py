@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from cases import ASSETS
-from snapshot.collect import collect
+from snapshot.analysis.collect import collect
+from snapshot.analysis.modules import find_module
 from snapshot.config import SnapshotConfig
 from snapshot.errors import UnsupportedSourceError
 from snapshot.model import ModelTarget
-from snapshot.modules import find_module
 
 
 def test_every_problem_is_listed_under_its_reason() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from snapshot.analysis.modules import Origin, classify, find_module
 from snapshot.config import SnapshotConfig
-from snapshot.modules import Origin, classify, find_module
 
 DEFAULT = SnapshotConfig()
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from snapshot.analysis.parse import absolute_module, read_module
 from snapshot.errors import SourceSyntaxError
 from snapshot.model import ImportItem, ModuleSource, StatementKind
-from snapshot.parse import absolute_module, read_module
 
 
 def index_of(tmp_path: Path, code: str, name: str = "pkg.sub.mod"):

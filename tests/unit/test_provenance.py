@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from snapshot.analysis.parse import read_module
+from snapshot.analysis.provenance import describe_sources
 from snapshot.model import ModuleSource
-from snapshot.parse import read_module
-from snapshot.provenance import describe_sources
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 

@@ -11,9 +11,9 @@ import textwrap
 
 import pytest
 
+from snapshot.analysis.cst_uses import analyse_statement
+from snapshot.analysis.scopes import find_uses
 from snapshot.model import Statement, StatementKind
-from snapshot.resolve import analyse_statement
-from snapshot.scopes import find_uses
 
 ANALYZERS = {"symtable": find_uses, "libcst": analyse_statement}
 
@@ -91,8 +91,8 @@ def test_string_annotations_are_read(uses_of) -> None:  # type: ignore[no-untype
 def test_both_analyzers_agree_on_the_fixture_packages() -> None:
     from pathlib import Path
 
+    from snapshot.analysis.parse import read_module
     from snapshot.model import ModuleSource
-    from snapshot.parse import read_module
 
     assets = Path(__file__).resolve().parent.parent / "assets"
     compared = 0

@@ -14,10 +14,10 @@ from typing import Any
 import keras
 import numpy as np
 
+from snapshot import keras_compat
+from snapshot.capture.state import CallSpecs, InputStructure, TensorSpec, call_model
 from snapshot.model import CallInputs
-from snapshot.state import CallSpecs, InputStructure, TensorSpec, call_model
 
-PROBE_NAME = "probe.npz"
 #: Larger example batches are cut to their first rows to keep archives small.
 _MAX_PROBE_BYTES = 1 << 20
 _PROBE_ROWS = 2
@@ -171,4 +171,4 @@ def _generated(spec: TensorSpec, seed: int) -> np.ndarray:
 
 
 def _takes_training(model: keras.Model) -> bool:
-    return bool(getattr(model, "_call_has_training_arg", False))
+    return keras_compat.call_takes_training(model)

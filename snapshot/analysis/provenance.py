@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from snapshot.parse import ModuleIndex
+from snapshot.analysis.parse import ModuleIndex
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from snapshot.render import RenderedSource
+from snapshot.emit.render import RenderedSource
 
 _BLACK_VERSION = importlib.metadata.version("black")
 #: Black's target; part of the cache key with black's version.

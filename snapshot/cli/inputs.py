@@ -10,9 +10,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from snapshot.analysis.locate import import_target
+from snapshot.capture.state import check_config_names
 from snapshot.errors import ModelStateError, WeightsError, one_line
-from snapshot.locate import import_target
-from snapshot.state import check_config_names
 
 _SPEC = re.compile(
     r"^(?:(?P<name>[A-Za-z_]\w*)=)?(?P<shape>\d+(?:,\d+)*)(?::(?P<dtype>\w+))?$"

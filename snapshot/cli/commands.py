@@ -130,7 +130,7 @@ def model_command(
 ) -> None:
     def run() -> None:
         from snapshot import api
-        from snapshot.cli_inputs import build_target_model
+        from snapshot.cli.inputs import build_target_model
 
         model, config, inputs = build_target_model(
             target, config_text, input_specs, inputs_file, weights
@@ -167,7 +167,7 @@ def source_command(
 ) -> None:
     def run() -> None:
         from snapshot import api
-        from snapshot.cli_inputs import build_target_model
+        from snapshot.cli.inputs import build_target_model
 
         model, config, inputs = build_target_model(
             target, config_text, input_specs, inputs_file, None
@@ -237,7 +237,7 @@ def inspect_command(archive: str, as_json: bool) -> None:
     def run() -> None:
         from pathlib import Path
 
-        from snapshot.inspect_archive import describe_archive, summary
+        from snapshot.archive.inspect import describe_archive, summary
 
         described = describe_archive(Path(archive))
         if as_json:

@@ -2,7 +2,7 @@
 
 This is the only module that reads source files. Indexing uses the standard
 library's ``ast`` (fast); LibCST only ever parses the statements the model
-reaches (see :mod:`snapshot.resolve`).
+reaches (see :mod:`snapshot.analysis.cst_uses`).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import keras
 
+from snapshot.analysis.modules import find_module
 from snapshot.errors import (
     NotAModelError,
     SourceNotFoundError,
@@ -17,7 +18,6 @@ from snapshot.errors import (
     one_line,
 )
 from snapshot.model import ModelTarget
-from snapshot.modules import find_module
 
 
 def import_target(target: str) -> type[keras.Model]:

@@ -15,6 +15,8 @@ import weakref
 from types import ModuleType
 from typing import Any
 
+from snapshot import keras_compat
+
 #: Constructor calls of live models: positional and keyword arguments.
 CONSTRUCTOR_CALLS: weakref.WeakKeyDictionary[
     Any, tuple[tuple[Any, ...], dict[str, Any]]
@@ -42,9 +44,9 @@ def _wrap_model_new(keras_module: ModuleType) -> None:
     # the real ones. (Keras puts Functional into the bases of a Model subclass
     # whose __init__ builds a functional graph, after its first instance.)
     owners = [keras_module.layers.Layer, keras_module.Model, keras_module.Sequential]
-    functional = sys.modules.get("keras.src.models.functional")
+    functional = keras_compat.functional_class()
     if functional is not None:
-        owners.append(functional.Functional)
+        owners.append(functional)
     for owner in owners:
         # Layer inherits Operation.__new__; the others define their own.
         if owner is not keras_module.layers.Layer and "__new__" not in vars(owner):

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import jinja2
 
-from snapshot import values
+from snapshot.analysis.provenance import Provenance
+from snapshot.analysis.rewrite import RewrittenSource
+from snapshot.capture import values
+from snapshot.capture.state import CallSpecs, InputStructure, ModelState, TensorSpec
 from snapshot.config import SnapshotConfig
-from snapshot.provenance import Provenance
-from snapshot.rewrite import RewrittenSource
-from snapshot.state import CallSpecs, InputStructure, ModelState, TensorSpec
 from snapshot.version import __version__
 
 
@@ -119,7 +119,7 @@ def _templates_folder() -> Path:
     installed = Path(str(importlib.resources.files("snapshot"))) / "templates"
     if installed.is_dir():
         return installed
-    checkout = Path(__file__).resolve().parent.parent / "templates"
+    checkout = Path(__file__).resolve().parents[2] / "templates"
     if checkout.is_dir():
         return checkout
     raise RuntimeError(

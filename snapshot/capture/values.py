@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from snapshot import keras_compat
+from snapshot.analysis.modules import Origin, classify
+from snapshot.capture.record import recorded_call
 from snapshot.config import SnapshotConfig
 from snapshot.errors import ModelStateError
 from snapshot.model import ImportItem, SymbolRef
-from snapshot.modules import Origin, classify
-from snapshot.record import recorded_call
 
 
 @dataclass(frozen=True, order=True)
@@ -210,8 +211,8 @@ class _Describer:
         """``keras.Input(shape=..., dtype=...)`` for the symbolic input of a Sequential."""
         import keras
 
-        history = getattr(tensor, "_keras_history", None)
-        if not isinstance(getattr(history, "operation", None), keras.layers.InputLayer):
+        operation = keras_compat.producing_operation(tensor)
+        if not isinstance(operation, keras.layers.InputLayer):
             raise ModelStateError(
                 f"{self.where} is a tensor of a functional graph: a model made as "
                 "keras.Model(inputs, outputs) is Keras config, not code; save it with "
@@ -306,9 +307,7 @@ def _ref(obj: Any, where: str) -> Ref:
         )
     if module.startswith("keras.src"):
         # Keras' public name (keras.initializers.GlorotUniform) outlives its internals.
-        from keras.src.api_export import get_name_from_symbol
-
-        public = get_name_from_symbol(obj)
+        public = keras_compat.public_name(obj)
         if public and public.startswith("keras."):
             module, _, qualname = public.rpartition(".")
     return Ref(module, qualname)

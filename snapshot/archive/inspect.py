@@ -6,31 +6,32 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from snapshot.archive import read_archive
-from snapshot.audit import audit_module
+from snapshot.archive.audit import audit_module
+from snapshot.archive.reader import read_archive
 
 
 def describe_archive(path: Path) -> dict[str, Any]:
     """The manifest's facts and the audit of the generated module, as plain data."""
     opened = read_archive(path)
     manifest = opened.manifest
+    data = manifest.to_data()
     audit = audit_module(opened.module_text, allowed_packages=manifest.imports)
     return {
         "archive": str(path),
         "class": manifest.class_name,
         "module": manifest.module,
-        "source": manifest.source,
+        "source": data["source"],
         "created": manifest.created,
-        "versions": manifest.versions,
-        "requirements": manifest.requirements,
-        "definitions": manifest.definitions,
+        "versions": data["versions"],
+        "requirements": data["requirements"],
+        "definitions": data["definitions"],
         "audit": {
             "passed": audit.passed,
             "imports": list(audit.imports),
             "findings": [asdict(f) for f in audit.findings],
         },
-        "verification": manifest.verification,
-        "members": manifest.members,
+        "verification": data["verification"],
+        "members": data["members"],
     }
 
 

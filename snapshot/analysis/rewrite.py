@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from snapshot.collect import DependencyClosure, ExtractedStatement, Resolved
+from snapshot.analysis.collect import DependencyClosure, ExtractedStatement
+from snapshot.analysis.cst_uses import analyse_statement
+from snapshot.analysis.modules import Origin, classify
+from snapshot.analysis.resolution import Resolved
 from snapshot.config import SnapshotConfig
 from snapshot.model import ImportItem, NameUse, StatementKind, SymbolRef
-from snapshot.modules import Origin, classify
-from snapshot.resolve import analyse_statement
 
 #: Names the generated module defines for its users; model code never takes them.
 RESERVED_NAMES = (

@@ -3,7 +3,7 @@
 Keras 3 does not keep a subclassed Model's constructor arguments (its
 ``Model.__new__`` drops them, so ``get_config()`` reports the defaults).
 Arguments are taken, in this order, from the caller's ``config``, the call
-:mod:`snapshot.record` saw, a ``get_config()`` the class defines itself,
+:mod:`snapshot.capture.record` saw, a ``get_config()`` the class defines itself,
 and instance attributes named like the parameters. Whatever the source, the
 arguments are checked by rebuilding the model and comparing its variables.
 """
@@ -18,10 +18,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from snapshot import values
+from snapshot import keras_compat
+from snapshot.capture import values
+from snapshot.capture.record import recorded_call
 from snapshot.errors import ModelStateError, one_line
 from snapshot.model import CallInputs
-from snapshot.record import recorded_call
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def specs_from_json(data: Any) -> InputStructure:
 def _input_specs(model: keras.Model, inputs: Any) -> InputStructure:
     if inputs is not None:
         return _specs_of(inputs)
-    recorded = getattr(model, "_build_shapes_dict", None)
+    recorded = keras_compat.build_input_shapes(model)
     if not model.built or not recorded or len(recorded) != 1:
         raise ModelStateError(
             f"{type(model).__name__} has not been called on data yet, so its input "

@@ -21,9 +21,9 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
+from snapshot.analysis.scopes import names_in_string_annotation
 from snapshot.errors import SourceSyntaxError
 from snapshot.model import MUTATING_METHODS, NameUse, Statement
-from snapshot.scopes import names_in_string_annotation
 
 
 @dataclass(frozen=True)

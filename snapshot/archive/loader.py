@@ -10,8 +10,8 @@ from types import ModuleType
 
 import keras
 
-from snapshot.archive import OpenedArchive, read_archive
-from snapshot.audit import audit_module
+from snapshot.archive.audit import audit_module
+from snapshot.archive.reader import OpenedArchive, read_archive
 from snapshot.errors import ArchiveError, WeightsError, one_line
 
 
@@ -26,12 +26,13 @@ def load_archive(path: Path, *, trust: bool = False) -> keras.Model:
         # Keras loads weights from a file named *.weights.h5 only.
         weights_path = Path(folder) / "model.weights.h5"
         opened = read_archive(path, weights_to=weights_path)
-        return _run_generated_module(opened, weights_path, path=path, trust=trust)
+        return build_from_opened(opened, weights_path, path=path, trust=trust)
 
 
-def _run_generated_module(
+def build_from_opened(
     opened: OpenedArchive, weights_path: Path, *, path: Path, trust: bool
 ) -> keras.Model:
+    """Run the generated module of ``opened`` and load ``weights_path`` into its model."""
     manifest = opened.manifest
     if not trust:
         report = audit_module(opened.module_text, allowed_packages=manifest.imports)

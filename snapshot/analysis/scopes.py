@@ -4,7 +4,7 @@ Which names a statement reads from module level is a question of Python's
 scoping rules; the compiler answers it exactly in ``symtable`` (closures,
 class bodies, comprehensions, ``global``), at C speed. LibCST's
 ``ScopeProvider`` answers it too, much more slowly; the pipeline keeps LibCST
-for the statements it must rewrite (:mod:`snapshot.resolve`), where its
+for the statements it must rewrite (:mod:`snapshot.analysis.cst_uses`), where its
 concrete syntax tree pays.
 """
 

@@ -1,0 +1,323 @@
+"""The manifest, ``snapshot.json``: frozen records, written and read as JSON.
+
+Whoever sends an archive controls every byte of it, the manifest included, so
+reading checks the type of every field it uses and names the first wrong one.
+Fields a reader does not know are ignored, so later additions stay readable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from snapshot.errors import ArchiveError
+from snapshot.version import FORMAT_VERSION
+
+FORMAT_NAME = "keras-snapshot"
+MANIFEST_NAME = "snapshot.json"
+WEIGHTS_NAME = "model.weights.h5"
+REQUIREMENTS_NAME = "requirements.txt"
+PROBE_NAME = "probe.npz"
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class GitRecord:
+    """The commit the sources were taken from."""
+
+    commit: str
+    #: True when the source files had uncommitted changes.
+    dirty: bool
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """Where the model's code came from."""
+
+    #: The original module and class (``zoo.models``, ``Classifier``).
+    module: str
+    class_name: str
+    #: sha256 of each source file that contributed code, by machine-independent path.
+    files: Mapping[str, str]
+    git: GitRecord | None = None
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """How the model is rebuilt."""
+
+    #: ``config``, ``recorded call``, ``get_config`` or ``attributes``.
+    constructor_args_from: str
+    #: The dtype policy the model was built under (``mixed_float16``, say).
+    dtype_policy: str
+    #: The input structure, as :func:`snapshot.capture.state.specs_to_json` writes it.
+    inputs: Any
+    #: Member holding the probe batch and its outputs.
+    probe: str = PROBE_NAME
+
+
+@dataclass(frozen=True)
+class VerificationRecord:
+    """How the snapshot was verified when it was saved."""
+
+    method: str
+    max_abs_diff: float
+    tolerance: float
+    #: Variables the rebuilt model loaded.
+    variables: int
+
+
+@dataclass(frozen=True)
+class DefinitionRecord:
+    """One extracted definition of the generated module."""
+
+    #: Names it binds in the generated module.
+    names: tuple[str, ...]
+    #: ``zoo.layers, lines 3-9``.
+    origin: str
+    #: Methods replaced by stubs because nothing reaches them.
+    left_out: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ArchiveManifest:
+    """The content of ``snapshot.json``."""
+
+    format: str
+    format_version: int
+    #: File name of the generated module.
+    module: str
+    #: The model class's name in the generated module.
+    class_name: str
+    #: File name of the weights member.
+    weights: str
+    #: sha256 of every other member, by name.
+    members: Mapping[str, str]
+    #: Versions of what wrote the archive (Python, Keras, backend, keras-snapshot).
+    versions: Mapping[str, str]
+    source: SourceRecord
+    model: ModelRecord
+    #: None when the archive was saved without verification.
+    verification: VerificationRecord | None = None
+    #: Third-party distributions the generated module imports, with versions.
+    requirements: Mapping[str, str] = field(default_factory=dict)
+    #: Third-party top-level import names of the generated module, by distribution.
+    imports: Mapping[str, str] = field(default_factory=dict)
+    definitions: tuple[DefinitionRecord, ...] = ()
+    #: When the archive was written (UTC, ISO 8601); the only time-dependent field.
+    created: str = ""
+
+    def to_data(self) -> dict[str, Any]:
+        """The manifest as JSON data, with the field names of the format."""
+        source = self.source
+        verification = self.verification
+        return {
+            "format": self.format,
+            "format_version": self.format_version,
+            "module": self.module,
+            "class": self.class_name,
+            "weights": self.weights,
+            "members": dict(self.members),
+            "versions": dict(self.versions),
+            "source": {
+                "module": source.module,
+                "class": source.class_name,
+                "files": dict(source.files),
+                "git": (
+                    None
+                    if source.git is None
+                    else {"commit": source.git.commit, "dirty": source.git.dirty}
+                ),
+            },
+            "model": {
+                "constructor_args_from": self.model.constructor_args_from,
+                "dtype_policy": self.model.dtype_policy,
+                "inputs": self.model.inputs,
+                "probe": self.model.probe,
+            },
+            "verification": (
+                None
+                if verification is None
+                else {
+                    "method": verification.method,
+                    "max_abs_diff": verification.max_abs_diff,
+                    "tolerance": verification.tolerance,
+                    "variables": verification.variables,
+                }
+            ),
+            "requirements": dict(self.requirements),
+            "imports": dict(self.imports),
+            "definitions": [
+                {
+                    "names": list(d.names),
+                    "origin": d.origin,
+                    "left_out": list(d.left_out),
+                }
+                for d in self.definitions
+            ],
+            "created": self.created,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_data(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, *, where: str) -> ArchiveManifest:
+        """Parse and type-check a manifest; ArchiveError names what is wrong."""
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise ArchiveError(
+                f"{where}: {MANIFEST_NAME} is not JSON: {error}"
+            ) from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+            raise ArchiveError(f"{where}: not a keras-snapshot archive")
+        _check_format_version(data.get("format_version"), where=where)
+        fields = _Fields(data, where=where)
+        source = fields.record("source")
+        model = fields.record("model")
+        verification = fields.optional_record("verification")
+        git = source.optional_record("git")
+        return cls(
+            format=FORMAT_NAME,
+            format_version=FORMAT_VERSION,
+            module=fields.text("module"),
+            class_name=fields.text("class"),
+            weights=fields.text("weights"),
+            members=fields.text_mapping("members"),
+            versions=fields.text_mapping("versions"),
+            source=SourceRecord(
+                module=source.text("module", default=""),
+                class_name=source.text("class", default=""),
+                files=source.text_mapping("files", default={}),
+                git=(
+                    None
+                    if git is None
+                    else GitRecord(git.text("commit"), git.boolean("dirty"))
+                ),
+            ),
+            model=ModelRecord(
+                constructor_args_from=model.text("constructor_args_from", default=""),
+                dtype_policy=model.text("dtype_policy", default="float32"),
+                inputs=model.value("inputs"),
+                probe=model.text("probe", default=PROBE_NAME),
+            ),
+            verification=(
+                None
+                if verification is None
+                else VerificationRecord(
+                    method=verification.text("method"),
+                    max_abs_diff=verification.number("max_abs_diff"),
+                    tolerance=verification.number("tolerance"),
+                    variables=int(verification.number("variables")),
+                )
+            ),
+            requirements=fields.text_mapping("requirements", default={}),
+            imports=fields.text_mapping("imports", default={}),
+            definitions=tuple(
+                DefinitionRecord(
+                    names=tuple(d.text_list("names")),
+                    origin=d.text("origin"),
+                    left_out=tuple(d.text_list("left_out", default=[])),
+                )
+                for d in fields.record_list("definitions")
+            ),
+            created=fields.text("created", default=""),
+        )
+
+
+def _check_format_version(version: object, *, where: str) -> None:
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ArchiveError(f"{where}: format_version {version!r} is not a number")
+    if version > FORMAT_VERSION:
+        raise ArchiveError(
+            f"{where}: archive format version {version} is newer than this "
+            f"keras-snapshot reads (up to {FORMAT_VERSION}); upgrade keras-snapshot"
+        )
+    if version < FORMAT_VERSION:
+        raise ArchiveError(
+            f"{where}: archive format version {version} predates the first released "
+            f"format ({FORMAT_VERSION}) and cannot be read"
+        )
+
+
+_MISSING: Any = object()
+
+
+class _Fields:
+    """Typed access to one JSON object of the manifest; errors name the field."""
+
+    def __init__(self, data: dict[str, Any], *, where: str, path: str = "") -> None:
+        self._data = data
+        self._where = where
+        self._path = path
+
+    def _take(
+        self, key: str, check: Callable[[Any], bool], default: Any = _MISSING
+    ) -> Any:
+        value = self._data.get(key, _MISSING)
+        if value is _MISSING and default is not _MISSING:
+            return default
+        if value is _MISSING or not check(value):
+            raise ArchiveError(
+                f"{self._where}: manifest field {self._path + key!r} is missing or malformed"
+            )
+        return value
+
+    def value(self, key: str) -> Any:
+        return self._take(key, lambda value: True)
+
+    def text(self, key: str, *, default: Any = _MISSING) -> str:
+        return str(self._take(key, lambda v: isinstance(v, str), default))
+
+    def boolean(self, key: str) -> bool:
+        return bool(self._take(key, lambda v: isinstance(v, bool)))
+
+    def number(self, key: str) -> float:
+        found = self._take(
+            key, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+        )
+        return float(found)
+
+    def text_list(self, key: str, *, default: Any = _MISSING) -> list[str]:
+        return list(
+            self._take(
+                key,
+                lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
+                default,
+            )
+        )
+
+    def text_mapping(self, key: str, *, default: Any = _MISSING) -> dict[str, str]:
+        return dict(
+            self._take(
+                key,
+                lambda v: isinstance(v, dict)
+                and all(isinstance(i, str) for i in v.values()),
+                default,
+            )
+        )
+
+    def record(self, key: str) -> _Fields:
+        found = self._take(key, lambda v: isinstance(v, dict))
+        return _Fields(found, where=self._where, path=f"{self._path}{key}.")
+
+    def optional_record(self, key: str) -> _Fields | None:
+        found = self._take(key, lambda v: v is None or isinstance(v, dict), None)
+        if found is None:
+            return None
+        return _Fields(found, where=self._where, path=f"{self._path}{key}.")
+
+    def record_list(self, key: str) -> list[_Fields]:
+        found = self._take(
+            key,
+            lambda v: isinstance(v, list) and all(isinstance(i, dict) for i in v),
+            [],
+        )
+        return [
+            _Fields(item, where=self._where, path=f"{self._path}{key}[{i}].")
+            for i, item in enumerate(found)
+        ]

@@ -1,0 +1,1 @@
+"""Record the live model: constructor arguments, inputs, and a probe batch."""

@@ -1,0 +1,5 @@
+"""The ``snapshot`` command line."""
+
+from snapshot.cli.commands import cli, main
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,61 @@
+"""Every private Keras API keras-snapshot reads, in one place.
+
+Keras offers no public way to learn these facts. Each function names the
+internal it reads and degrades to a safe answer when a Keras release renames
+it. Importing this module does not import Keras.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def functional_class() -> type | None:
+    """``keras.src.models.functional.Functional``, if Keras has loaded it.
+
+    Keras puts it into the bases of a subclassed Model whose ``__init__`` builds
+    a functional graph, after the first instance; it overrides ``__new__``.
+    """
+    module = sys.modules.get("keras.src.models.functional")
+    found = getattr(module, "Functional", None)
+    return found if isinstance(found, type) else None
+
+
+def public_name(obj: Any) -> str | None:
+    """Keras' public dotted name of ``obj`` (``keras.layers.Dense``), if exported.
+
+    Reads ``keras.src.api_export.get_name_from_symbol``.
+    """
+    try:
+        from keras.src.api_export import get_name_from_symbol
+    except ImportError:
+        return None
+    name = get_name_from_symbol(obj)
+    return name if isinstance(name, str) else None
+
+
+def build_input_shapes(model: Any) -> dict[str, Any] | None:
+    """The input shapes Keras recorded at the model's first call, by argument name.
+
+    Reads ``Layer._build_shapes_dict``.
+    """
+    recorded = getattr(model, "_build_shapes_dict", None)
+    return recorded if isinstance(recorded, dict) else None
+
+
+def call_takes_training(layer: Any) -> bool:
+    """True when the layer's ``call()`` declares a ``training`` argument.
+
+    Reads ``Layer._call_has_training_arg``.
+    """
+    return bool(getattr(layer, "_call_has_training_arg", False))
+
+
+def producing_operation(tensor: Any) -> Any:
+    """The operation (layer) that produced a symbolic Keras tensor, or None.
+
+    Reads ``KerasTensor._keras_history``.
+    """
+    history = getattr(tensor, "_keras_history", None)
+    return getattr(history, "operation", None)

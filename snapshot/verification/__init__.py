@@ -1,0 +1,1 @@
+"""Prove a snapshot loads without the original code and reproduces the outputs."""
