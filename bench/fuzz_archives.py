@@ -29,8 +29,8 @@ import numpy as np  # noqa: E402
 from archive_mutations import MUTATIONS  # noqa: E402
 
 import snapshot  # noqa: E402
-from snapshot.archive.reader import read_archive  # noqa: E402
 from snapshot.archive.inspect import describe_archive  # noqa: E402
+from snapshot.archive.reader import read_archive  # noqa: E402
 from statecases.models import StoresUnits  # noqa: E402
 
 _FULL_VERIFICATIONS = 3

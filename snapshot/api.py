@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -31,13 +30,13 @@ from snapshot.archive.manifest import (
     VerificationRecord,
 )
 from snapshot.archive.reader import read_archive
-from snapshot.archive.writer import write_archive
+from snapshot.archive.writer import check_destination, write_archive
 from snapshot.capture import probe, values
 from snapshot.capture.state import ModelState, capture_state, specs_to_json
 from snapshot.capture.versions import current_versions
 from snapshot.config import SnapshotConfig
 from snapshot.emit.format import format_source
-from snapshot.emit.render import render_module
+from snapshot.emit.render import module_file_name, render_module
 from snapshot.emit.requirements import Requirements, third_party_requirements
 from snapshot.errors import NotAModelError
 from snapshot.model import ImportItem, ModelTarget, SymbolRef
@@ -69,8 +68,8 @@ def save(
     archive is first loaded in a fresh interpreter without your code and must
     reproduce the model's outputs exactly, or nothing is written.
     """
-    if not isinstance(model, keras.Model):
-        raise NotAModelError(f"{type(model).__name__} is not a keras.Model")
+    _check_is_model(model)
+    check_destination(Path(path), layout=layout, overwrite=overwrite)
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
     target = locate_class(type(model))
     state = capture_state(model, inputs=inputs, config=config)
@@ -99,6 +98,17 @@ def save(
     return Path(path)
 
 
+def _check_is_model(model: object) -> None:
+    if isinstance(model, keras.Model):
+        return
+    if isinstance(model, type) and issubclass(model, keras.Model):
+        raise NotAModelError(
+            f"{model.__name__} is a class; pass a built model instance "
+            f"(e.g. {model.__name__}(...) called once on data)"
+        )
+    raise NotAModelError(f"{type(model).__name__} is not a keras.Model")
+
+
 def load(path: str | Path, *, trust: bool = False) -> keras.Model:
     """Rebuild the model saved at ``path`` and load its weights; no original code needed.
 
@@ -117,6 +127,7 @@ def module_source(
     extern: Iterable[str] = (),
 ) -> str:
     """The generated module ``save`` would write for ``model``, as text."""
+    _check_is_model(model)
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
     state = capture_state(model, inputs=inputs, config=config)
     return generate_module(locate_class(type(model)), state, config=options).text
@@ -293,14 +304,6 @@ def _likely_causes(closure: DependencyClosure) -> list[str]:
             + ", ".join(weight_io)
         )
     return causes
-
-
-def module_file_name(class_name: str) -> str:
-    """``MyModel`` → ``my_model_snapshot.py``."""
-    snake = re.sub(
-        r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", class_name
-    ).lower()
-    return f"{snake}_snapshot.py"
 
 
 def _manifest(

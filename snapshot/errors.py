@@ -6,15 +6,33 @@ line per problem for :class:`UnsupportedSourceError`) and can be pickled.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from snapshot.model import Problem, Reason
 
+#: Terminal colour and cursor sequences (Keras colours some of its messages).
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
 
 def one_line(message: object, *, limit: int = 300) -> str:
-    """Another library's error message folded onto one line, cut at ``limit``."""
-    text = " ".join(str(message).split())
+    """Another library's error message folded onto one line, cut at ``limit``.
+
+    Terminal colour codes are dropped: they garble logs and files.
+    """
+    text = " ".join(_TERMINAL_CODES.sub("", str(message)).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_failure(error: BaseException, *, at: str | None) -> str:
+    """``path.py:12: ValueError: bad units``: what user code raised, and where.
+
+    ``at`` is the innermost frame of the user's own code, when there is one;
+    the exception itself stays chained (``raise ... from error``) for
+    ``--debug`` and for tracebacks from the Python API.
+    """
+    where = f"{at}: " if at else ""
+    return f"{where}{type(error).__name__}: {one_line(error)}"
 
 
 class SnapshotError(Exception):
@@ -66,6 +84,10 @@ class UnsupportedSourceError(SnapshotError):
                 lines.append(f"* {reason.value}")
                 lines.extend(f"    {problem}" for problem in matching)
         return "\n".join(lines)
+
+
+class UserCodeError(SnapshotError):
+    """The model's own code raised while keras-snapshot ran it (import, constructor, call)."""
 
 
 class ModelStateError(SnapshotError):

@@ -8,6 +8,7 @@ it. Importing this module does not import Keras.
 from __future__ import annotations
 
 import sys
+from types import ModuleType
 from typing import Any
 
 
@@ -59,3 +60,36 @@ def producing_operation(tensor: Any) -> Any:
     """
     history = getattr(tensor, "_keras_history", None)
     return getattr(history, "operation", None)
+
+
+def same_in_keras(path: tuple[str, ...]) -> bool:
+    """True when ``tensorflow.<path>`` is what ``<path>`` names under the ``keras`` package.
+
+    ``tensorflow.keras`` is Keras 3 itself under TensorFlow 2.16 and later,
+    seen through ``keras._tf_keras``, a mirror with a few legacy extras
+    (``backend.int_shape``): an object reached both ways must be the same
+    object, a module the same mirrored module. Only modules already imported
+    are looked at.
+    """
+    if not path or path[0] != "keras":
+        return False
+    found = []
+    for root, names in (
+        (sys.modules.get("tensorflow"), path),
+        (sys.modules.get("keras"), path[1:]),
+    ):
+        value: Any = root
+        for name in names:
+            value = getattr(value, name, None)
+            if value is None:
+                return False
+        found.append(value)
+    through_tensorflow, in_keras = found
+    if through_tensorflow is in_keras:
+        return True
+    mirrored = getattr(through_tensorflow, "__name__", "")
+    return (
+        isinstance(in_keras, ModuleType)
+        and isinstance(through_tensorflow, ModuleType)
+        and mirrored.replace("keras._tf_keras.keras", "keras", 1) == in_keras.__name__
+    )

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 import sys
 from pathlib import Path
 
 import keras
 
-from snapshot.analysis.modules import find_module
+from snapshot.analysis.modules import find_module, user_frame
 from snapshot.errors import (
     NotAModelError,
     SourceNotFoundError,
     SourceSyntaxError,
     TargetNotFoundError,
-    one_line,
+    UserCodeError,
+    describe_failure,
 )
 from snapshot.model import ModelTarget
 
@@ -41,6 +41,12 @@ def import_target(target: str) -> type[keras.Model]:
         raise TargetNotFoundError(
             f"{getattr(module, '__file__', module_name)}: no class {class_name!r} "
             f"in {module_name}"
+        )
+    if isinstance(found, keras.Model):
+        raise NotAModelError(
+            f"{target}: {class_name} is a model instance, not a class; save it from "
+            f"Python with snapshot.save({class_name}, path), or name its class "
+            f"({type(found).__name__}) and give --config"
         )
     if not (isinstance(found, type) and issubclass(found, keras.Model)):
         raise NotAModelError(f"{target}: {class_name} is not a subclass of keras.Model")
@@ -91,23 +97,13 @@ def _import_module(name: str) -> object:
     except SyntaxError as error:
         raise SourceSyntaxError(
             str(error.filename), error.lineno or 1, error.msg
-        ) from None
+        ) from error
     except ModuleNotFoundError as error:
         if error.name and (name == error.name or name.startswith(error.name + ".")):
             raise TargetNotFoundError(f"no module named {name!r}") from None
-        raise TargetNotFoundError(
-            f"importing {name} failed: {one_line(error)}"
-        ) from None
+        # The target exists; something it imports does not.
+        failure = describe_failure(error, at=user_frame(error))
+        raise UserCodeError(f"importing {name} failed: {failure}") from error
     except Exception as error:  # the user's module raised while importing
-        where = _innermost_frame(error)
-        raise TargetNotFoundError(
-            f"{where}importing {name} failed: {type(error).__name__}: {one_line(error)}"
-        ) from None
-
-
-def _innermost_frame(error: BaseException) -> str:
-    frames = inspect.getinnerframes(error.__traceback__) if error.__traceback__ else []
-    if not frames:
-        return ""
-    frame = frames[-1]
-    return f"{frame.filename}:{frame.lineno}: "
+        failure = describe_failure(error, at=user_frame(error))
+        raise UserCodeError(f"importing {name} failed: {failure}") from error

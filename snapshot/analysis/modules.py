@@ -124,3 +124,23 @@ def _installed_roots() -> tuple[Path, ...]:
     if site.ENABLE_USER_SITE and site.USER_SITE:
         candidates.append(site.USER_SITE)
     return tuple(sorted({Path(p).resolve() for p in candidates if p}))
+
+
+def user_frame(error: BaseException) -> str | None:
+    """``path:line`` of the innermost traceback frame in the user's own code.
+
+    Frames in the standard library, installed packages and keras-snapshot
+    itself do not count: the user needs the line of theirs that failed.
+    """
+    own = Path(__file__).resolve().parents[1]
+    found = None
+    traceback = error.__traceback__
+    while traceback is not None:
+        filename = traceback.tb_frame.f_code.co_filename
+        path = Path(filename)
+        if not filename.startswith("<") and path.is_absolute():
+            resolved = path.resolve()
+            if not _is_installed_path(resolved) and not resolved.is_relative_to(own):
+                found = f"{filename}:{traceback.tb_lineno}"
+        traceback = traceback.tb_next
+    return found

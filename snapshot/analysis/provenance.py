@@ -9,6 +9,9 @@ from pathlib import Path
 
 from snapshot.analysis.parse import ModuleIndex
 
+#: How long one git command may take before the commit is left out.
+GIT_TIMEOUT_SECONDS = 30.0
+
 
 @dataclass(frozen=True)
 class SourceFile:
@@ -74,8 +77,10 @@ def _git_state_cached(stamps: tuple[tuple[str, int], ...]) -> GitState | None:
             return None
         commit = _git(folder, "rev-parse", "HEAD")
         status = _git(folder, "status", "--porcelain", "--", *map(str, paths))
-    except (OSError, subprocess.CalledProcessError):
-        return None  # not a git checkout, or git is not installed
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        # Not a checkout, no git, or git too slow (a network file system): the
+        # provenance lacks the commit, the snapshot is no worse.
+        return None
     return GitState(commit=commit.strip(), dirty=bool(status.strip()))
 
 
@@ -85,5 +90,5 @@ def _git(folder: Path, *args: str) -> str:
         check=True,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=GIT_TIMEOUT_SECONDS,
     ).stdout

@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 
+from snapshot import keras_compat
 from snapshot.analysis.modules import Origin, classify, find_module
 from snapshot.analysis.parse import ModuleIndex, read_module
 from snapshot.config import SnapshotConfig
@@ -149,7 +150,7 @@ class NameResolver:
         use: NameUse,
     ) -> Resolved:
         if not self.indexes.is_first_party(item.module):
-            return Resolved(import_item=item)
+            return Resolved(import_item=_spelled_with_keras(item, attributes))
         if item.obj is None:
             module = (
                 item.module if item.alias is not None else item.module.partition(".")[0]
@@ -204,6 +205,26 @@ class NameResolver:
         self, index: ModuleIndex, use: NameUse, reason: Reason, detail: str
     ) -> None:
         self.problems.append(Problem(str(index.source.path), use.line, reason, detail))
+
+
+def _spelled_with_keras(item: ImportItem, attributes: tuple[str, ...]) -> ImportItem:
+    """``from tensorflow import keras`` as ``import keras``, when both name one object.
+
+    Code mixing the two spellings would otherwise get two names for Keras in
+    the one namespace (``keras`` and ``keras_2``).
+    """
+    if item.module == "tensorflow" and item.obj == "keras":
+        replacement = ImportItem("keras", None, item.alias)
+        path = ("keras", *attributes)
+    elif item.module.split(".")[:2] == ["tensorflow", "keras"]:
+        if item.obj is None and item.alias is None:
+            return item  # ``import tensorflow.keras`` binds ``tensorflow``
+        rest = item.module.split(".")[2:]
+        replacement = ImportItem(".".join(["keras", *rest]), item.obj, item.alias)
+        path = ("keras", *rest, *([item.obj] if item.obj else []), *attributes)
+    else:
+        return item
+    return replacement if keras_compat.same_in_keras(path) else item
 
 
 def _is_import_module_call(item: ImportItem, use: NameUse) -> bool:

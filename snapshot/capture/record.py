@@ -25,7 +25,12 @@ CONSTRUCTOR_CALLS: weakref.WeakKeyDictionary[
 
 def recorded_call(model: Any) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
     """The ``(args, kwargs)`` ``model`` was constructed with, if recorded."""
-    return CONSTRUCTOR_CALLS.get(model)
+    try:
+        return CONSTRUCTOR_CALLS.get(model)
+    except (
+        TypeError
+    ):  # not weakly referenceable, or unhashable (a tensor): never recorded
+        return None
 
 
 def install() -> None:

@@ -19,9 +19,10 @@ import keras
 import numpy as np
 
 from snapshot import keras_compat
+from snapshot.analysis.modules import user_frame
 from snapshot.capture import values
 from snapshot.capture.record import recorded_call
-from snapshot.errors import ModelStateError, one_line
+from snapshot.errors import ModelStateError, describe_failure
 from snapshot.model import CallInputs
 
 
@@ -119,9 +120,10 @@ def _call_on(model: keras.Model, inputs: Any) -> None:
     try:
         call_model(model, inputs)
     except Exception as error:
+        failure = describe_failure(error, at=user_frame(error))
         raise ModelStateError(
-            f"inputs do not fit {type(model).__name__}: {one_line(error)}"
-        ) from None
+            f"inputs do not fit {type(model).__name__}: {failure}"
+        ) from error
 
 
 def specs_to_json(specs: InputStructure) -> Any:
@@ -303,10 +305,11 @@ def _check_rebuild(
         rebuilt = cls(*varargs, **args)
         call_model(rebuilt, zeros_like_specs(inputs))
     except Exception as error:
+        failure = describe_failure(error, at=user_frame(error))
         raise ModelStateError(
             f"{cls.__name__} cannot be rebuilt from its arguments (taken from {source}) "
-            f"and inputs: {type(error).__name__}: {one_line(error)}"
-        ) from None
+            f"and inputs: {failure}"
+        ) from error
     expected = _variable_layout(model)
     actual = _variable_layout(rebuilt)
     if expected != actual:

@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -83,8 +84,16 @@ def _model_options(function: Callable[..., Any]) -> Callable[..., Any]:
     help=f"Save subclassed Keras models as standalone code plus weights.\n\n{_EXIT_CODES_HELP}"
 )
 @click.version_option(package_name="keras-snapshot")
-def cli() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="On an error, also print the traceback of what caused it (your model's "
+    "code, Keras), before the one-line message.",
+)
+@click.pass_context
+def cli(context: click.Context, debug: bool) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    context.obj = {"debug": debug}
 
 
 @cli.command(
@@ -130,19 +139,23 @@ def model_command(
 ) -> None:
     def run() -> None:
         from snapshot import api
-        from snapshot.cli.inputs import build_target_model
+        from snapshot.archive.writer import check_destination
+        from snapshot.cli.inputs import build_target_model, read_target_options
 
-        model, config, inputs = build_target_model(
+        options = read_target_options(
             target, config_text, input_specs, inputs_file, weights
         )
+        layout = "dir" if as_dir else "zip"
+        check_destination(Path(output), layout=layout, overwrite=force)
+        model = build_target_model(options)
         path = api.save(
             model,
             output,
-            inputs=inputs,
-            config=config,
+            inputs=options.inputs,
+            config=options.config,
             intern=intern,
             extern=extern,
-            layout="dir" if as_dir else "zip",
+            layout=layout,
             overwrite=force,
             verify=not no_verify,
         )
@@ -167,13 +180,18 @@ def source_command(
 ) -> None:
     def run() -> None:
         from snapshot import api
-        from snapshot.cli.inputs import build_target_model
+        from snapshot.cli.inputs import build_target_model, read_target_options
 
-        model, config, inputs = build_target_model(
+        options = read_target_options(
             target, config_text, input_specs, inputs_file, None
         )
+        model = build_target_model(options)
         text = api.module_source(
-            model, inputs=inputs, config=config, intern=intern, extern=extern
+            model,
+            inputs=options.inputs,
+            config=options.config,
+            intern=intern,
+            extern=extern,
         )
         click.echo(text, nl=False)
 
@@ -235,7 +253,6 @@ def verify_command(
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
 def inspect_command(archive: str, as_json: bool) -> None:
     def run() -> None:
-        from pathlib import Path
 
         from snapshot.archive.inspect import describe_archive, summary
 
@@ -258,6 +275,10 @@ def _run(command: Callable[[], None], *, needs_keras: bool = True) -> None:
             _import_keras_quietly()
         command()
     except SnapshotError as error:
+        context = click.get_current_context(silent=True)
+        debug = bool(context and (context.find_root().obj or {}).get("debug"))
+        if debug and error.__cause__ is not None:
+            traceback.print_exception(error.__cause__)
         click.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)
     except Exception:

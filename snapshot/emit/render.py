@@ -9,11 +9,13 @@ from pathlib import Path
 
 import jinja2
 
+from snapshot.analysis.naming import snake_case
 from snapshot.analysis.provenance import Provenance
-from snapshot.analysis.rewrite import RewrittenSource
+from snapshot.analysis.rewrite import Fragment, RewrittenSource, describe_lines
 from snapshot.capture import values
 from snapshot.capture.state import CallSpecs, InputStructure, ModelState, TensorSpec
 from snapshot.config import SnapshotConfig
+from snapshot.model import StatementKind
 from snapshot.version import __version__
 
 
@@ -41,7 +43,7 @@ def render_module(
         future_annotations=rewritten.future_annotations,
         stdlib_imports=rewritten.stdlib_imports,
         third_party_imports=rewritten.third_party_imports,
-        fragments=rewritten.fragments,
+        blocks=code_blocks(rewritten.fragments),
         provenance=provenance,
         class_name=rewritten.class_name,
         pathlib_name=rewritten.pathlib_name,
@@ -61,6 +63,59 @@ def render_module(
         ),
     )
     return RenderedSource(text)
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    """Statements taken from one place, under one provenance comment."""
+
+    #: ``zoo.constants, lines 3-14``.
+    origin: str
+    code: str
+
+
+def code_blocks(fragments: tuple[Fragment, ...]) -> tuple[CodeBlock, ...]:
+    """Fragments in emission order; runs of statements adjacent in one file grouped.
+
+    Twelve constants of one module read as the twelve lines they were, under
+    one comment, not as twelve blocks of four lines. Classes and functions keep
+    a comment each, so every definition names its lines.
+    """
+    groups: list[list[Fragment]] = []
+    for fragment in fragments:
+        previous = groups[-1][-1] if groups else None
+        if (
+            previous is not None
+            and previous.module == fragment.module
+            and previous.position + 1 == fragment.position
+            and not _is_definition(previous)
+            and not _is_definition(fragment)
+        ):
+            groups[-1].append(fragment)
+        else:
+            groups.append([fragment])
+    return tuple(
+        CodeBlock(
+            origin=describe_lines(
+                group[0].module, group[0].first_line, group[-1].last_line
+            ),
+            code="\n".join(_with_kept_names(fragment) for fragment in group),
+        )
+        for group in groups
+    )
+
+
+def _is_definition(fragment: Fragment) -> bool:
+    return fragment.kind in (StatementKind.CLASS, StatementKind.FUNCTION)
+
+
+def _with_kept_names(fragment: Fragment) -> str:
+    """The fragment's code, then what keeps a renamed class's own name for Keras."""
+    lines = [fragment.code]
+    for new_name, old_name in fragment.kept_class_names:
+        lines.append(f"{new_name}.__name__ = {old_name!r}")
+        lines.append(f"{new_name}.__qualname__ = {old_name!r}")
+    return "\n".join(lines)
 
 
 def constructor_call(
@@ -98,6 +153,11 @@ def inputs_expression(specs: InputStructure, *, keras_name: str) -> str:
             else f"({', '.join(elements)})"
         )
     return f"[{', '.join(elements)}]"
+
+
+def module_file_name(class_name: str) -> str:
+    """``MyModel`` → ``my_model_snapshot.py``; ``ViTDistilled`` → ``vit_distilled_snapshot.py``."""
+    return f"{snake_case(class_name)}_snapshot.py"
 
 
 @functools.cache
