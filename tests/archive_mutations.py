@@ -77,4 +77,29 @@ def huge_declared_size(data: bytes, rng: random.Random) -> bytes:
     return bytes(mutated)
 
 
-MUTATIONS = (flip_bytes, truncate, rename_member, duplicate_member, huge_declared_size)
+def change_member_content(data: bytes, rng: random.Random) -> bytes:
+    """Flip bytes inside one member and zip it again: CRCs agree, the manifest does not.
+
+    The manifest itself is left alone: it vouches for the other members, and
+    nothing vouches for it (whoever edits it can edit its hashes too).
+    """
+
+    def change(members):  # type: ignore[no-untyped-def]
+        index = rng.choice(
+            [i for i, (name, _) in enumerate(members) if name != "snapshot.json"]
+        )
+        name, content = members[index]
+        members[index] = (name, flip_bytes(content, rng) if content else b"x")
+        return members
+
+    return _rezip(data, change)
+
+
+MUTATIONS = (
+    flip_bytes,
+    truncate,
+    rename_member,
+    duplicate_member,
+    huge_declared_size,
+    change_member_content,
+)
