@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import statistics
-import time
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ScopeProvider
+from timing import median_seconds
 
 from snapshot.analysis.cst_uses import analyse_statement
 from snapshot.analysis.modules import find_module
@@ -39,9 +38,9 @@ def main() -> None:
     indexes = _indexes(args.package)
     statements = sum(len(index.statements) for index in indexes)
     agree, differ = _compare(indexes)
-    fast = _median(args.repeat, lambda: _fast(indexes))
-    per_statement = _median(args.repeat, lambda: _libcst_per_statement(indexes))
-    per_module = _median(args.repeat, lambda: _libcst_per_module(indexes))
+    fast = median_seconds(lambda: _fast(indexes), args.repeat)
+    per_statement = median_seconds(lambda: _libcst_per_statement(indexes), args.repeat)
+    per_module = median_seconds(lambda: _libcst_per_module(indexes), args.repeat)
     lines = sum(index.text.count("\n") for index in indexes)
     print(
         f"{args.package}: {len(indexes)} modules, {lines} lines, {statements} statements"
@@ -117,15 +116,6 @@ def _libcst_per_statement(indexes: list[ModuleIndex]) -> None:
 def _libcst_per_module(indexes: list[ModuleIndex]) -> None:
     for index in indexes:
         MetadataWrapper(cst.parse_module(index.text)).resolve(ScopeProvider)
-
-
-def _median(repeat: int, function) -> float:  # type: ignore[no-untyped-def]
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
 
 
 if __name__ == "__main__":

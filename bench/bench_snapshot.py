@@ -34,13 +34,10 @@ import argparse
 import ast
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -56,6 +53,7 @@ sys.path[:0] = [
 ]
 
 import keras  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 import snapshot  # noqa: E402
 from cases import CASES, Case  # noqa: E402
@@ -65,15 +63,6 @@ from snapshot.analysis.locate import locate_class  # noqa: E402
 from snapshot.config import SnapshotConfig  # noqa: E402
 
 _NAN = float("nan")
-
-
-def median_seconds(function: Callable[[], object], repeat: int) -> float:
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
 
 
 def cold_seconds(
