@@ -21,15 +21,17 @@ from snapshot.capture.versions import current_versions
 from snapshot.errors import SnapshotError, one_line
 
 
-def check_in_this_process(archive: str, *, trust: bool = False) -> dict[str, Any]:
-    """Load ``archive`` here and compare probe outputs with the recorded ones."""
+def check_in_this_process(archive: str, *, module_sha256: str) -> dict[str, Any]:
+    """Load ``archive`` here, running its module only if it hashes to ``module_sha256``."""
     result: dict[str, Any] = {"versions_now": current_versions()}
     try:
         with tempfile.TemporaryDirectory(prefix="snapshot-verify-") as folder:
             weights = Path(folder) / "model.weights.h5"
             opened = read_archive(Path(archive), weights_to=weights)
             result["versions_then"] = dict(opened.manifest.versions)
-            model = build_from_opened(opened, weights, path=Path(archive), trust=trust)
+            model = build_from_opened(
+                opened, weights, path=Path(archive), module_sha256=module_sha256
+            )
             expected, loaded, stored = count_loaded_variables(model, weights)
         recorded = probe.from_bytes(opened.members[PROBE_NAME])
         specs = specs_from_json(opened.manifest.model.inputs)
