@@ -45,23 +45,24 @@ def decode_module(data: bytes, *, name: str, where: str) -> str:
             "a snapshot module is plain UTF-8"
         )
     try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ArchiveError(
+            f"{where}: module {name} is not UTF-8 text (byte {error.start})"
+        ) from None
+    try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:
         raise ArchiveError(
             f"{where}: module {name} declares an encoding Python refuses: "
             f"{one_line(error.msg)}"
         ) from None
-    if encoding != "utf-8":
+    # "utf8", "UTF_8" and the like name the same codec.
+    if codecs.lookup(encoding).name != "utf-8":
         raise ArchiveError(
             f"{where}: module {name} declares the {printable(encoding)} encoding; "
             "a snapshot module is UTF-8, so what is reviewed is what runs"
         )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ArchiveError(
-            f"{where}: module {name} is not UTF-8 text (byte {error.start})"
-        ) from None
     compile_module(data, name=name, where=where)
     return text
 
