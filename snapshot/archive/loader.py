@@ -70,8 +70,9 @@ def build_from_opened(
             f"not the approved {module_sha256}"
         )
     check_weights_file(weights_path, name=manifest.weights, where=str(path))
-    # One module per distinct generated source: loading twice reuses it.
-    module_name = f"snapshot_{actual[:16]}"
+    # One module per distinct generated source: loading twice reuses it. The
+    # whole digest: a module found under this name is the approved one.
+    module_name = f"snapshot_{actual}"
     module_path = weights_path.with_name(manifest.module)
     # On disk for tracebacks and inspect.getsource (autograph reads it); what
     # runs is compiled from the hashed bytes, not read back from this file.
