@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import sys
+import tempfile
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -29,7 +31,9 @@ from snapshot.archive.manifest import (
     SourceRecord,
     VerificationRecord,
 )
-from snapshot.archive.reader import read_archive
+from snapshot.archive.reader import OpenedArchive, read_archive
+from snapshot.archive.streams import sha256_bytes
+from snapshot.archive.weights_file import check_weights_file
 from snapshot.archive.writer import check_destination, write_archive
 from snapshot.capture import probe, values
 from snapshot.capture.state import ModelState, capture_state, specs_to_json
@@ -38,8 +42,10 @@ from snapshot.config import SnapshotConfig
 from snapshot.emit.format import format_source
 from snapshot.emit.render import module_file_name, render_module
 from snapshot.emit.requirements import Requirements, third_party_requirements
-from snapshot.errors import NotAModelError
+from snapshot.errors import NotAModelError, SnapshotError
 from snapshot.model import ImportItem, ModelTarget, SymbolRef
+from snapshot.trust.policy import Trust, check_trust_argument, decide
+from snapshot.trust.store import default_store, new_record
 from snapshot.verification.fresh import verify_in_fresh_interpreter
 from snapshot.verification.report import VerificationReport, raise_unless_passed
 from snapshot.version import FORMAT_VERSION, __version__
@@ -76,14 +82,20 @@ def save(
     generated = generate_module(target, state, config=options)
     module_probe = probe.make_probe(model, inputs, state.inputs)
     module_name = module_file_name(target.class_name)
+    module_bytes = generated.text.encode("utf-8")
     requirements = generated.requirements
     check = None
     if verify:
-        check = partial(_verify_staged, generated=generated, requirements=requirements)
+        check = partial(
+            _verify_staged,
+            generated=generated,
+            requirements=requirements,
+            module_sha256=sha256_bytes(module_bytes),
+        )
     write_archive(
         Path(path),
         members={
-            module_name: generated.text.encode("utf-8"),
+            module_name: module_bytes,
             PROBE_NAME: probe.to_bytes(module_probe),
             REQUIREMENTS_NAME: requirements.text().encode("utf-8"),
         },
@@ -95,6 +107,7 @@ def save(
         layout=layout,
         overwrite=overwrite,
     )
+    _trust_saved(sha256_bytes(module_bytes), module_name, Path(path))
     return Path(path)
 
 
@@ -109,13 +122,42 @@ def _check_is_model(model: object) -> None:
     raise NotAModelError(f"{type(model).__name__} is not a keras.Model")
 
 
-def load(path: str | Path, *, trust: bool = False) -> keras.Model:
+def _trust_saved(sha256: str, module: str, path: Path) -> None:
+    """Record the module this user just saved, so it loads here with the defaults."""
+    record = new_record(sha256=sha256, module=module, archive=path, how="saved")
+    try:
+        default_store().record(record)
+    except SnapshotError as error:
+        # The archive is whole; only loading it here will need trust="sha256:...".
+        warnings.warn(
+            f'{path}: saved, but {error}; load it with trust="sha256:{sha256}"',
+            stacklevel=3,
+        )
+
+
+def load(path: str | Path, *, trust: Trust = False) -> keras.Model:
     """Rebuild the model saved at ``path`` and load its weights; no original code needed.
 
-    Every member's hash is checked and the generated module audited before it
-    runs; ``trust=True`` skips the audit (not the hashes).
+    Loading runs the archive's generated module, so it runs only when trusted:
+    saved by this user on this machine (the default, ``trust=False``), pinned
+    by its hash (``trust="sha256:<hex>"``, as ``snapshot review`` shows it),
+    trusted with ``snapshot trust``, or ``trust=True`` (anything the archive
+    holds). Otherwise UntrustedArchiveError is raised before any of it runs.
+    Every member is checked first: hashes, names, sizes, encodings.
     """
-    return load_archive(Path(path), trust=trust)
+    check_trust_argument(trust)
+    return load_archive(Path(path), approve=partial(_approve, trust=trust, path=path))
+
+
+def _approve(opened: OpenedArchive, *, trust: Trust, path: str | Path) -> str:
+    """The sha256 of the module of ``opened`` allowed to run, or UntrustedArchiveError."""
+    return decide(
+        trust,
+        sha256=opened.module_sha256,
+        module=opened.manifest.module,
+        where=str(path),
+        store=default_store(),
+    ).sha256
 
 
 def module_source(
@@ -223,22 +265,37 @@ def _generate_module(
 
 
 def verify(
-    path: str | Path, *, tolerance: float | None = None, trust: bool = False
+    path: str | Path, *, tolerance: float | None = None, trust: Trust = False
 ) -> VerificationReport:
     """Load the snapshot at ``path`` in a fresh interpreter and compare probe outputs.
 
-    The packages the snapshot was made from are blocked there. ``tolerance``
-    defaults to what floating-point rounding explains for the recorded
-    outputs: 16 units in the last place of the largest one, 256 when the
-    interpreter runs another Keras backend than the one that saved the model.
-    Returns the report; ``report.passed`` tells the verdict.
+    Loading runs the archive's module, so it needs the same ``trust`` as
+    :func:`load`; the decision is made here and pinned to the module's hash,
+    so the verifying interpreter runs that module or none. The packages the
+    snapshot was made from are blocked there. ``tolerance`` defaults to what
+    floating-point rounding explains for the recorded outputs: 16 units in the
+    last place of the largest one, 256 when the interpreter runs another Keras
+    backend than the one that saved the model. Returns the report;
+    ``report.passed`` tells the verdict.
     """
-    opened = read_archive(Path(path))
+    check_trust_argument(trust)
+    approved: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="snapshot-verify-") as folder:
+        # Malformed weights are bad input, refused here rather than by the child.
+        weights = Path(folder) / WEIGHTS_NAME
+        opened = read_archive(
+            Path(path),
+            weights_to=weights,
+            before_weights=lambda checked: approved.append(
+                _approve(checked, trust=trust, path=path)
+            ),
+        )
+        check_weights_file(weights, name=opened.manifest.weights, where=str(path))
     blocked = _original_packages(
         opened.manifest.source.files, imported=opened.manifest.imports
     )
     return verify_in_fresh_interpreter(
-        Path(path), blocked=blocked, tolerance=tolerance, trust=trust
+        Path(path), blocked=blocked, tolerance=tolerance, module_sha256=approved[0]
     )
 
 
@@ -247,10 +304,14 @@ def _verify_staged(
     *,
     generated: GeneratedModule,
     requirements: Requirements,
+    module_sha256: str,
 ) -> VerificationRecord:
     files = {f.relative_path: f.sha256 for f in generated.provenance.files}
     blocked = _original_packages(files, imported=requirements.imports)
-    report = verify_in_fresh_interpreter(folder, blocked=blocked)
+    # The module just generated, pinned: the child runs it and nothing else.
+    report = verify_in_fresh_interpreter(
+        folder, blocked=blocked, module_sha256=module_sha256
+    )
     raise_unless_passed(report, causes=_likely_causes(generated.closure))
     assert report.max_abs_diff is not None and report.tolerance is not None
     return VerificationRecord(
