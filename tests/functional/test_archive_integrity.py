@@ -166,9 +166,10 @@ def test_damaged_archive_raises_only_snapshot_errors(
         recorded = opened.manifest.members
         for name, data in opened.members.items():
             assert hashlib.sha256(data).hexdigest() == recorded[name]
-        assert hashlib.sha256(accepted_weights).hexdigest() == recorded[
-            opened.manifest.weights
-        ]
+        assert (
+            hashlib.sha256(accepted_weights).hexdigest()
+            == recorded[opened.manifest.weights]
+        )
         if opened.manifest == intact.manifest:
             assert opened.members == intact.members
             assert accepted_weights == intact_weights
