@@ -13,6 +13,7 @@ from typing import Any
 
 import keras
 
+from snapshot import keras_compat
 from snapshot.analysis.collect import DependencyClosure, collect
 from snapshot.analysis.locate import locate_class
 from snapshot.analysis.provenance import Provenance, describe_sources
@@ -72,7 +73,7 @@ def save(
     if not isinstance(model, keras.Model):
         raise NotAModelError(f"{type(model).__name__} is not a keras.Model")
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
-    target = locate_class(type(model))
+    target = locate_class(type(model), held=keras_compat.layer_classes(model))
     state = capture_state(model, inputs=inputs, config=config)
     generated = generate_module(target, state, config=options)
     module_probe = probe.make_probe(model, inputs, state.inputs)
@@ -119,7 +120,8 @@ def module_source(
     """The generated module ``save`` would write for ``model``, as text."""
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
     state = capture_state(model, inputs=inputs, config=config)
-    return generate_module(locate_class(type(model)), state, config=options).text
+    target = locate_class(type(model), held=keras_compat.layer_classes(model))
+    return generate_module(target, state, config=options).text
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,10 @@ _GENERATED: dict[
 def _stamps(closure: DependencyClosure) -> tuple[tuple[str, int, int], ...]:
     found = []
     for index in closure.modules_read:
+        if index.source.session is not None:
+            # Notebook cells: the module is current while the cells are the same.
+            found.append((index.source.path.name, hash(index.source.session), 0))
+            continue
         try:
             stat = index.source.path.stat()
         except OSError:
@@ -188,7 +194,11 @@ def _generate_module(
         config=config,
         extra_imports=tuple(k for k in keys if isinstance(k, ImportItem)),
     )
-    provenance = describe_sources(closure.modules, record_git=config.record_git)
+    provenance = describe_sources(
+        closure.modules,
+        record_git=config.record_git,
+        statements=(extracted.statement for extracted in closure.statements),
+    )
     rendered = render_module(
         rewritten,
         state,
@@ -259,7 +269,9 @@ def _original_packages(
     modules were interned) is not blocked.
     """
     tops = {name.split("/")[0].removesuffix(".py") for name in files}
-    return tuple(sorted(tops - set(imported)))
+    # Notebook cells (``In[5]``) name no package.
+    packages = {top for top in tops if top.isidentifier()}
+    return tuple(sorted(packages - set(imported)))
 
 
 def _likely_causes(closure: DependencyClosure) -> list[str]:
@@ -273,7 +285,7 @@ def _likely_causes(closure: DependencyClosure) -> list[str]:
     for extracted in closure.statements:
         statement = extracted.statement
         module = sys.modules.get(statement.module)
-        where = f"{statement.module}:{statement.first_line}"
+        where = statement.location(statement.first_line)
         for name in statement.bound_names:
             value = getattr(module, name, None)
             if isinstance(value, (keras.layers.Layer, keras.Variable)):

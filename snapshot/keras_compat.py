@@ -59,3 +59,18 @@ def producing_operation(tensor: Any) -> Any:
     """
     history = getattr(tensor, "_keras_history", None)
     return getattr(history, "operation", None)
+
+
+def layer_classes(model: Any) -> tuple[type, ...]:
+    """The classes of every layer inside ``model``, nested ones included, once each.
+
+    Reads ``Layer._flatten_layers``.
+    """
+    flatten = getattr(model, "_flatten_layers", None)
+    if flatten is None:
+        return ()
+    try:
+        layers = list(flatten(include_self=False, recursive=True))
+    except TypeError:
+        return ()
+    return tuple(dict.fromkeys(type(layer) for layer in layers))

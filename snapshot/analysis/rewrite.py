@@ -53,10 +53,13 @@ class Fragment:
 
     @property
     def origin(self) -> str:
-        """``zoo.layers, lines 3-9``: where the code was taken from."""
-        if self.first_line == self.last_line:
-            return f"{self.module}, line {self.first_line}"
-        return f"{self.module}, lines {self.first_line}-{self.last_line}"
+        """``zoo.layers, lines 3-9``, or ``In[5], lines 1-7`` for a notebook cell."""
+        where = self.module if self.cell is None else self.cell
+        first = self.first_line - self.cell_offset
+        last = self.last_line - self.cell_offset
+        if first == last:
+            return f"{where}, line {first}"
+        return f"{where}, lines {first}-{last}"
 
     #: Original names of classes renamed here; Keras derives layer names from them.
     kept_class_names: tuple[tuple[str, str], ...] = ()
@@ -64,6 +67,10 @@ class Fragment:
     bound_names: tuple[str, ...] = ()
     #: Methods replaced by stubs because nothing reaches them.
     left_out: tuple[str, ...] = ()
+    #: For session code: the cell's label, and what to subtract from the lines
+    #: for the lines of the cell as written.
+    cell: str | None = None
+    cell_offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -275,6 +282,8 @@ def _rewrite_statement(
         kept_class_names=kept,
         bound_names=statement.bound_names,
         left_out=extracted.dead_members,
+        cell=statement.cell,
+        cell_offset=statement.cell_offset,
     )
 
 

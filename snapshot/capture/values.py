@@ -23,6 +23,7 @@ import numpy as np
 
 from snapshot import keras_compat
 from snapshot.analysis.modules import Origin, classify
+from snapshot.analysis.session import no_source_message
 from snapshot.capture.record import recorded_call
 from snapshot.config import SnapshotConfig
 from snapshot.errors import ModelStateError
@@ -277,7 +278,13 @@ def reference_key(ref: Ref, *, config: SnapshotConfig) -> SymbolRef | ImportItem
     """What a reference becomes: an extracted definition, an import, or (None) a builtin."""
     if ref.module == "builtins":
         return None
-    if classify(ref.module, config=config) is Origin.FIRST_PARTY:
+    origin = classify(ref.module, config=config)
+    if ref.module == "__main__" and origin is not Origin.FIRST_PARTY:
+        # No file and no kept session code: an import from __main__ would fail.
+        raise ModelStateError(
+            f"constructor argument {no_source_message(ref.name, None)}"
+        )
+    if origin is Origin.FIRST_PARTY:
         if "." in ref.name:
             raise ModelStateError(
                 f"{ref.module}.{ref.name} is nested in a class; move it to the top level"
