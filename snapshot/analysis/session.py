@@ -60,7 +60,7 @@ def session_source(*, held: Iterable[object] = ()) -> ModuleSource | None:
     if found is None:
         return None
     placeholder, cells = found
-    definitions, elsewhere = _definitions(cells, vars(main), held)
+    definitions, elsewhere = _definitions(cells, vars(main), held, _cell_counts())
     return ModuleSource(
         name="__main__",
         path=Path(placeholder),
@@ -126,6 +126,18 @@ def _ipython_shell() -> Any:
     return shell
 
 
+def _cell_counts() -> dict[str, int]:
+    """The execution count of each cell by the file name its code carries.
+
+    IPython keeps this map beside ``linecache`` (``CachingCompiler._filename_map``,
+    a private name: none where it is missing), which it keeps even when
+    ``linecache.clearcache()`` has dropped the cells' text.
+    """
+    shell = _ipython_shell()
+    found = getattr(getattr(shell, "compile", None), "_filename_map", None)
+    return dict(found) if isinstance(found, dict) else {}
+
+
 def _notebook_cells(shell: Any) -> tuple[CodeCell, ...]:
     """Every executed cell, by execution count (``In[n]`` is the cell run n-th)."""
     history = shell.history_manager
@@ -159,6 +171,7 @@ def _with_magic_bodies(shell: Any, cell: CodeCell, depth: int = 0) -> list[CodeC
     return _with_magic_bodies(shell, inner, depth + 1)
 
 
+@functools.lru_cache(maxsize=1024)
 def _cell_magic_call(text: str) -> tuple[str, str] | None:
     """``("time", body)`` for ``get_ipython().run_cell_magic('time', '', body)``."""
     try:
@@ -233,9 +246,17 @@ def _sha256(text: str) -> str:
 
 
 def _definitions(
-    cells: tuple[CodeCell, ...], namespace: dict[str, Any], held: Iterable[object]
+    cells: tuple[CodeCell, ...],
+    namespace: dict[str, Any],
+    held: Iterable[object],
+    counts: dict[str, int],
 ) -> tuple[tuple[tuple[str, int, int], ...], tuple[tuple[str, str], ...]]:
-    """Where the held objects, then the live classes and functions, were defined."""
+    """Where the held objects, then the live classes and functions, were defined.
+
+    ``counts`` gives the execution count of a cell by its code's file name.
+    An object whose code is in no cell is *elsewhere* unless some cell defines
+    its name (a class whose only methods were generated, like a dataclass's).
+    """
     candidates: list[tuple[str, object]] = []
     for obj in held:
         name = getattr(obj, "__qualname__", "")
@@ -255,12 +276,17 @@ def _definitions(
             continue
         sites = _code_sites(obj)
         for filename, line in sites:
-            position = _cell_defining(name, filename, line, cells)
+            position = _cell_defining(name, filename, line, cells, counts)
             if position is not None:
                 found[name] = (position, line)
                 break
         else:
-            if sites:
+            defined = any(
+                name == defined
+                for cell in cells
+                for _, _, defined in _top_level_definitions(cell.text)
+            )
+            if sites and not defined:
                 elsewhere[name] = sites[0][0]
     return (
         tuple((name, position, line) for name, (position, line) in found.items()),
@@ -292,13 +318,27 @@ def _code_sites(obj: object) -> list[tuple[str, int]]:
 
 
 def _cell_defining(
-    name: str, filename: str, line: int, cells: tuple[CodeCell, ...]
+    name: str,
+    filename: str,
+    line: int,
+    cells: tuple[CodeCell, ...],
+    counts: dict[str, int],
 ) -> int | None:
-    """The last cell whose text is ``filename``'s and defines ``name`` around ``line``."""
+    """The last cell that ran as ``filename`` and defines ``name`` around ``line``.
+
+    A cell ran as ``filename`` when that is its recorded file name, when
+    ``linecache`` holds its text under that name (IPython puts every cell
+    there), or when IPython maps the name to its execution count.
+    """
     kept = "".join(linecache.getlines(filename)).rstrip("\n")
+    count = counts.get(filename)
     for position in range(len(cells) - 1, -1, -1):
         cell = cells[position]
-        same = cell.filename == filename or (kept and cell.text.rstrip("\n") == kept)
+        same = (
+            cell.filename == filename
+            or (kept and cell.text.rstrip("\n") == kept)
+            or (count is not None and cell.execution_count == count)
+        )
         if same and any(
             first <= line <= last and name == defined
             for first, last, defined in _top_level_definitions(cell.text)

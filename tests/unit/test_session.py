@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import linecache
 import sys
 import textwrap
 from pathlib import Path
@@ -150,3 +151,64 @@ def test_what_ipython_adds_to_builtins_is_not_a_builtin(
     assert is_builtin("len") and is_builtin("open") and is_builtin("ValueError")
     assert not is_builtin("display")
     assert not is_builtin("get_ipython")
+
+
+class _Kernel:
+    """Runs cells the way IPython does: each compiled under its own file name,
+    its text in ``linecache``, all in one ``__main__`` namespace."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, object] = {"__name__": "__main__"}
+        self.cells: list[CodeCell] = []
+        self.counts: dict[str, int] = {}
+
+    def run(self, text: str) -> str:
+        count = len(self.cells) + 1
+        text = textwrap.dedent(text)
+        filename = f"/tmp/kernel_test/{count}.py"
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+        self.counts[filename] = count
+        exec(compile(text, filename, "exec"), self.namespace)
+        self.cells.append(cell(count, text))
+        return filename
+
+    def definitions(self, *held: object) -> dict[str, object]:
+        found, elsewhere = session._definitions(
+            tuple(self.cells), self.namespace, held, self.counts
+        )
+        return {
+            **{name: self.cells[position].label for name, position, _ in found},
+            **{name: where for name, where in elsewhere},
+        }
+
+
+def test_live_and_held_objects_are_found_in_their_cells() -> None:
+    kernel = _Kernel()
+    kernel.run(
+        "def helper(x):\n    return x\n\nclass Net:\n    def call(self):\n        return helper(1)\n"
+    )
+    made = kernel.namespace["Net"]
+    kernel.run("def helper(x):\n    return x * 2\n")
+    kernel.run("class Net:\n    def call(self):\n        return 0\n")
+    assert kernel.definitions() == {"helper": "In[2]", "Net": "In[3]"}
+    # The model's class counts where it was made, though its name moved on.
+    assert kernel.definitions(made) == {"helper": "In[2]", "Net": "In[1]"}
+
+
+def test_cells_are_found_by_execution_count_when_linecache_was_cleared() -> None:
+    kernel = _Kernel()
+    filename = kernel.run("def helper(x):\n    return x\n")
+    del linecache.cache[filename]
+    assert kernel.definitions() == {"helper": "In[1]"}
+    # Found nowhere, but bound by a cell: its last binding counts.
+    kernel.counts.clear()
+    assert kernel.definitions() == {}
+
+
+def test_generated_methods_do_not_make_a_class_come_from_elsewhere() -> None:
+    kernel = _Kernel()
+    kernel.run(
+        "import dataclasses\n\n@dataclasses.dataclass\nclass Config:\n    units: int = 2\n"
+    )
+    kernel.run('exec("def typed(x):\\n    return x\\n")\n')
+    assert kernel.definitions() == {"typed": "<string>"}
