@@ -16,6 +16,7 @@ import keras
 from snapshot import keras_compat
 from snapshot.analysis.collect import DependencyClosure, collect
 from snapshot.analysis.locate import locate_class
+from snapshot.analysis.modules import find_module
 from snapshot.analysis.provenance import Provenance, describe_sources
 from snapshot.analysis.rewrite import rewrite
 from snapshot.archive.loader import load_archive
@@ -166,8 +167,10 @@ def _stamps(closure: DependencyClosure) -> tuple[tuple[str, int, int], ...]:
     found = []
     for index in closure.modules_read:
         if index.source.session is not None:
-            # Notebook cells: the module is current while the cells are the same.
-            found.append((index.source.path.name, hash(index.source.session), 0))
+            # Notebook cells: the module is current while no other cell ran.
+            current = find_module("__main__")
+            cells = current.session.cells if current and current.session else ()
+            found.append((index.source.path.name, hash(cells), len(cells)))
             continue
         try:
             stat = index.source.path.stat()

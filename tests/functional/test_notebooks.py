@@ -50,8 +50,11 @@ def edited(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     return execute("edited_cells.ipynb", out), out
 
 
+@pytest.mark.parametrize(
+    ("archive", "expected"), [("net", "expected"), ("again", "again")]
+)
 def test_notebook_model_round_trips_without_kernel_or_nbparts(
-    edited: tuple[Any, Path],
+    edited: tuple[Any, Path], archive: str, expected: str
 ) -> None:
     _, out = edited
     found = run_isolated(
@@ -59,8 +62,8 @@ def test_notebook_model_round_trips_without_kernel_or_nbparts(
         import json
         import numpy as np
         import snapshot
-        expected = np.load({str(out / "expected.npz")!r})
-        model = snapshot.load({str(out / "net.snapshot")!r})
+        expected = np.load({str(out / f"{expected}.npz")!r})
+        model = snapshot.load({str(out / f"{archive}.snapshot")!r})
         got = np.asarray(model(expected["x"]))
         print(json.dumps({{
             "diff": float(np.abs(got - expected["y"]).max()),
@@ -69,9 +72,20 @@ def test_notebook_model_round_trips_without_kernel_or_nbparts(
         }}))
         """,
         blocked=("nbparts", "IPython", "ipykernel"),
-        workdir=out / "empty",
+        workdir=out / f"empty_{archive}",
     )
     assert found == {"diff": 0.0, "class": "Net", "ipython": False}
+
+
+def test_saving_again_after_another_cell_ran_takes_the_new_definition(
+    edited: tuple[Any, Path],
+) -> None:
+    _, out = edited
+    first, _ = _module_text(out / "net.snapshot")
+    again, manifest = _module_text(out / "again.snapshot")
+    assert "return keras.ops.sigmoid(x) * 2.0" in first
+    assert "return keras.ops.sigmoid(x) * 3.0" in again and "* 2.0" not in again
+    assert "In[11]" in manifest["source"]["files"]
 
 
 def _module_text(archive: Path) -> tuple[str, dict[str, Any]]:

@@ -113,8 +113,10 @@ except snapshot.SnapshotError as error:
 """
 
 
-def test_interactive_prompt_is_refused(tmp_path: Path) -> None:
-    completed = _python(["-q", "-i"], tmp_path / "run", input=_PROMPT)
+@pytest.mark.parametrize("script", [[], [str(TYPED.with_name("late_models.py"))]])
+def test_interactive_prompt_is_refused(tmp_path: Path, script: list[str]) -> None:
+    # With a script (python -i train.py), __main__ has a file, but not this class.
+    completed = _python(["-q", "-i", *script], tmp_path / "run", input=_PROMPT)
     assert completed.stdout.strip() == (
         "SourceNotFoundError: Typed was defined at the interactive prompt (or in a "
         f"script piped to python), {_NO_SOURCE}"
