@@ -35,6 +35,7 @@ from snapshot.archive.manifest import (
 from snapshot.archive.reader import read_archive
 from snapshot.archive.writer import write_archive
 from snapshot.capture import probe, values
+from snapshot.capture.record import recorded_call
 from snapshot.capture.state import ModelState, capture_state, specs_to_json
 from snapshot.capture.versions import current_versions
 from snapshot.config import SnapshotConfig
@@ -74,7 +75,7 @@ def save(
     if not isinstance(model, keras.Model):
         raise NotAModelError(f"{type(model).__name__} is not a keras.Model")
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
-    target = locate_class(type(model), held=keras_compat.layer_classes(model))
+    target = locate_class(type(model), held=_held(model, config))
     state = capture_state(model, inputs=inputs, config=config)
     generated = generate_module(target, state, config=options)
     module_probe = probe.make_probe(model, inputs, state.inputs)
@@ -121,8 +122,17 @@ def module_source(
     """The generated module ``save`` would write for ``model``, as text."""
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
     state = capture_state(model, inputs=inputs, config=config)
-    target = locate_class(type(model), held=keras_compat.layer_classes(model))
+    target = locate_class(type(model), held=_held(model, config))
     return generate_module(target, state, config=options).text
+
+
+def _held(model: keras.Model, config: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """Classes and functions the live model holds: its layers', its arguments'.
+
+    Where a notebook cell defined one again since, the one held counts.
+    """
+    arguments = (recorded_call(model), dict(config) if config is not None else None)
+    return (*keras_compat.layer_classes(model), *values.held_objects(arguments))
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,14 @@ class Wobble(keras.layers.Layer):
         return squash(x) * self.amplitude
 
 
+def gate(x):
+    return x * keras.ops.sigmoid(x)
+
+
 class Typed(keras.Model):
-    def __init__(self, width):
+    def __init__(self, width, activation):
         super().__init__()
-        self.dense = keras.layers.Dense(width)
+        self.dense = keras.layers.Dense(width, activation=activation)
         self.wobble = Wobble()
 
     def call(self, x):
@@ -40,7 +44,20 @@ class Typed(keras.Model):
 
 out = Path(sys.argv[1])
 x = np.random.default_rng(3).normal(size=(2, 3)).astype("float32")
-model = Typed(6)
+model = Typed(6, activation=gate)
 model(x)
+
+
+# Defined again after the model was made, as a notebook cell re-run with edits:
+# the model calls squash by name, so it takes this one; its Dense layer holds
+# the first gate.
+def squash(x):
+    return keras.ops.tanh(x) * 2.0 + SHIFT
+
+
+def gate(x):  # noqa: F811
+    return x
+
+
 snapshot.save(model, out / "typed.snapshot")
 np.savez(out / "expected.npz", x=x, y=np.asarray(model(x)))
