@@ -8,7 +8,10 @@ trusted here: saved by you on this machine, reviewed and trusted with
 ``snapshot trust``, or pinned with ``trust="sha256:..."``.
 
 Importing this package is cheap: Keras is imported on first use of the API.
-Import it before creating your model so the constructor arguments are recorded.
+Constructor arguments are recorded from interpreter start by the startup hook
+installed with the package, so it may be imported at any point; where the hook
+does not run (``KERAS_SNAPSHOT_HOOK=0``, ``python -S``), importing it arms the
+recorder.
 """
 
 from __future__ import annotations

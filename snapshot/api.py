@@ -14,8 +14,10 @@ from typing import Any
 
 import keras
 
+from snapshot import keras_compat
 from snapshot.analysis.collect import DependencyClosure, collect
 from snapshot.analysis.locate import locate_class
+from snapshot.analysis.modules import find_module
 from snapshot.analysis.provenance import Provenance, describe_sources
 from snapshot.analysis.rewrite import rewrite
 from snapshot.archive.loader import load_archive
@@ -36,6 +38,7 @@ from snapshot.archive.streams import sha256_bytes
 from snapshot.archive.weights_file import check_weights_file
 from snapshot.archive.writer import check_destination, write_archive
 from snapshot.capture import probe, values
+from snapshot.capture.record import recorded_call
 from snapshot.capture.state import ModelState, capture_state, specs_to_json
 from snapshot.capture.versions import current_versions
 from snapshot.config import SnapshotConfig
@@ -77,7 +80,7 @@ def save(
     _check_is_model(model)
     check_destination(Path(path), layout=layout, overwrite=overwrite)
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
-    target = locate_class(type(model))
+    target = locate_class(type(model), held=_held(model, config))
     state = capture_state(model, inputs=inputs, config=config)
     generated = generate_module(target, state, config=options)
     module_probe = probe.make_probe(model, inputs, state.inputs)
@@ -172,7 +175,17 @@ def module_source(
     _check_is_model(model)
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
     state = capture_state(model, inputs=inputs, config=config)
-    return generate_module(locate_class(type(model)), state, config=options).text
+    target = locate_class(type(model), held=_held(model, config))
+    return generate_module(target, state, config=options).text
+
+
+def _held(model: keras.Model, config: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """Classes and functions the live model holds: its layers', its arguments'.
+
+    Where a notebook cell defined one again since, the one held counts.
+    """
+    arguments = (recorded_call(model), dict(config) if config is not None else None)
+    return (*keras_compat.layer_classes(model), *values.held_objects(arguments))
 
 
 @dataclass(frozen=True)
@@ -216,6 +229,12 @@ _GENERATED: dict[
 def _stamps(closure: DependencyClosure) -> tuple[tuple[str, int, int], ...]:
     found = []
     for index in closure.modules_read:
+        if index.source.session is not None:
+            # Notebook cells: the module is current while no other cell ran.
+            current = find_module("__main__")
+            cells = current.session.cells if current and current.session else ()
+            found.append((index.source.path.name, hash(cells), len(cells)))
+            continue
         try:
             stat = index.source.path.stat()
         except OSError:
@@ -241,7 +260,11 @@ def _generate_module(
         config=config,
         extra_imports=tuple(k for k in keys if isinstance(k, ImportItem)),
     )
-    provenance = describe_sources(closure.modules, record_git=config.record_git)
+    provenance = describe_sources(
+        closure.modules,
+        record_git=config.record_git,
+        statements=(extracted.statement for extracted in closure.statements),
+    )
     rendered = render_module(
         rewritten,
         state,
@@ -331,7 +354,9 @@ def _original_packages(
     modules were interned) is not blocked.
     """
     tops = {name.split("/")[0].removesuffix(".py") for name in files}
-    return tuple(sorted(tops - set(imported)))
+    # Notebook cells (``In[5]``) name no package.
+    packages = {top for top in tops if top.isidentifier()}
+    return tuple(sorted(packages - set(imported)))
 
 
 def _likely_causes(closure: DependencyClosure) -> list[str]:
@@ -345,7 +370,7 @@ def _likely_causes(closure: DependencyClosure) -> list[str]:
     for extracted in closure.statements:
         statement = extracted.statement
         module = sys.modules.get(statement.module)
-        where = f"{statement.module}:{statement.first_line}"
+        where = statement.location(statement.first_line)
         for name in statement.bound_names:
             value = getattr(module, name, None)
             if isinstance(value, (keras.layers.Layer, keras.Variable)):

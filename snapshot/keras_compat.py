@@ -93,3 +93,18 @@ def same_in_keras(path: tuple[str, ...]) -> bool:
         and isinstance(through_tensorflow, ModuleType)
         and mirrored.replace("keras._tf_keras.keras", "keras", 1) == in_keras.__name__
     )
+
+
+def layer_classes(model: Any) -> tuple[type, ...]:
+    """The classes of every layer inside ``model``, nested ones included, once each.
+
+    Reads ``Layer._flatten_layers``.
+    """
+    flatten = getattr(model, "_flatten_layers", None)
+    if flatten is None:
+        return ()
+    try:
+        layers = list(flatten(include_self=False, recursive=True))
+    except TypeError:
+        return ()
+    return tuple(dict.fromkeys(type(layer) for layer in layers))

@@ -61,8 +61,17 @@ class Fragment:
 
     @property
     def origin(self) -> str:
-        """``zoo.layers, lines 3-9``: where the code was taken from."""
-        return describe_lines(self.module, self.first_line, self.last_line)
+        """``zoo.layers, lines 3-9``, or ``In[5], lines 1-7`` for a notebook cell."""
+        return self.origin_through(self)
+
+    def origin_through(self, last: Fragment) -> str:
+        """Where this fragment and the following ones up to ``last`` came from."""
+        where = self.module if self.cell is None else self.cell
+        first_line = self.first_line - self.cell_offset
+        last_line = last.last_line - last.cell_offset
+        if first_line == last_line:
+            return f"{where}, line {first_line}"
+        return f"{where}, lines {first_line}-{last_line}"
 
     #: Original names of classes renamed here; Keras derives layer names from them.
     kept_class_names: tuple[tuple[str, str], ...] = ()
@@ -70,13 +79,10 @@ class Fragment:
     bound_names: tuple[str, ...] = ()
     #: Methods replaced by stubs because nothing reaches them.
     left_out: tuple[str, ...] = ()
-
-
-def describe_lines(module: str, first_line: int, last_line: int) -> str:
-    """``zoo.layers, lines 3-9`` (or ``line 3``)."""
-    if first_line == last_line:
-        return f"{module}, line {first_line}"
-    return f"{module}, lines {first_line}-{last_line}"
+    #: For session code: the cell's label, and what to subtract from the lines
+    #: for the lines of the cell as written.
+    cell: str | None = None
+    cell_offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -233,6 +239,8 @@ def _rewrite_statement(
         kept_class_names=kept,
         bound_names=statement.bound_names,
         left_out=extracted.dead_members,
+        cell=statement.cell,
+        cell_offset=statement.cell_offset,
     )
 
 

@@ -1,9 +1,14 @@
 """Remember the arguments each Keras layer and model was constructed with.
 
 Keras 3 drops them (``Model.__new__`` does not pass them on, so ``get_config()``
-reports the defaults). ``import snapshot`` wraps ``keras.Model.__new__`` to keep
-each call, weakly keyed by the instance: at once when Keras is already imported,
+reports the defaults). The recorder wraps ``keras.Model.__new__`` to keep each
+call, weakly keyed by the instance: at once when Keras is already imported,
 otherwise as soon as it is, so ``import snapshot`` itself stays cheap.
+
+It is armed at interpreter start by the startup hook installed with the package
+(``_keras_snapshot_hook``, which calls :func:`watch_keras_import` at the first
+lookup of ``keras``), so it does not matter when ``import snapshot`` runs;
+``import snapshot`` arms it too, for interpreters that skip the hook.
 """
 
 from __future__ import annotations
@@ -40,6 +45,21 @@ def install() -> None:
         _wrap_model_new(keras_module)
     elif not any(isinstance(finder, _KerasImportWatcher) for finder in sys.meta_path):
         sys.meta_path.insert(0, _KerasImportWatcher())
+
+
+def watch_keras_import(
+    fullname: str, path: Any, target: ModuleType | None
+) -> importlib.machinery.ModuleSpec | None:
+    """Arm the recorder during the lookup of ``keras``; answer that lookup.
+
+    The startup hook calls this from its own ``find_spec``: the spec returned
+    carries the loader that installs the recorder once Keras has run.
+    """
+    install()
+    for finder in sys.meta_path:
+        if isinstance(finder, _KerasImportWatcher):
+            return finder.find_spec(fullname, path, target)
+    return None  # Keras was already loaded: install() wrapped it
 
 
 def _wrap_model_new(keras_module: ModuleType) -> None:

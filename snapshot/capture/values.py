@@ -23,6 +23,7 @@ import numpy as np
 
 from snapshot import keras_compat
 from snapshot.analysis.modules import Origin, classify
+from snapshot.analysis.session import no_source_message
 from snapshot.capture.record import recorded_call
 from snapshot.config import SnapshotConfig
 from snapshot.errors import ModelStateError
@@ -251,6 +252,48 @@ class _Describer:
         )
 
 
+def held_objects(value: Any) -> list[Any]:
+    """The classes and functions ``value`` holds, nested ones included.
+
+    Containers, dataclass fields, enum members' classes and the recorded
+    constructor calls of layers are followed: these are the definitions a
+    constructor argument uses as it is, whatever its name is bound to now.
+    """
+    found: list[Any] = []
+    seen: set[int] = set()
+
+    def visit(item: Any) -> None:
+        if id(item) in seen:
+            return
+        seen.add(id(item))
+        if isinstance(item, type) or inspect.isfunction(item):
+            found.append(item)
+        elif isinstance(item, enum.Enum):
+            found.append(type(item))
+        elif type(item) in (list, tuple, set, frozenset):
+            for inner in item:
+                visit(inner)
+        elif type(item) is dict:
+            for key, inner in item.items():
+                visit(key)
+                visit(inner)
+        elif dataclasses.is_dataclass(item):
+            found.append(type(item))
+            for field in dataclasses.fields(item):
+                visit(getattr(item, field.name))
+        else:
+            try:
+                recorded = recorded_call(item)
+            except TypeError:  # cannot be weakly referenced: never recorded
+                recorded = None
+            if recorded is not None:
+                found.append(type(item))
+                visit(recorded)
+
+    visit(value)
+    return found
+
+
 def bind_call(
     cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -277,7 +320,13 @@ def reference_key(ref: Ref, *, config: SnapshotConfig) -> SymbolRef | ImportItem
     """What a reference becomes: an extracted definition, an import, or (None) a builtin."""
     if ref.module == "builtins":
         return None
-    if classify(ref.module, config=config) is Origin.FIRST_PARTY:
+    origin = classify(ref.module, config=config)
+    if ref.module == "__main__" and origin is not Origin.FIRST_PARTY:
+        # No file and no kept session code: an import from __main__ would fail.
+        raise ModelStateError(
+            f"constructor argument {no_source_message(ref.name, None)}"
+        )
+    if origin is Origin.FIRST_PARTY:
         if "." in ref.name:
             raise ModelStateError(
                 f"{ref.module}.{ref.name} is nested in a class; move it to the top level"

@@ -11,7 +11,7 @@ import jinja2
 
 from snapshot.analysis.naming import snake_case
 from snapshot.analysis.provenance import Provenance
-from snapshot.analysis.rewrite import Fragment, RewrittenSource, describe_lines
+from snapshot.analysis.rewrite import Fragment, RewrittenSource
 from snapshot.capture import values
 from snapshot.capture.state import CallSpecs, InputStructure, ModelState, TensorSpec
 from snapshot.config import SnapshotConfig
@@ -87,6 +87,7 @@ def code_blocks(fragments: tuple[Fragment, ...]) -> tuple[CodeBlock, ...]:
         if (
             previous is not None
             and previous.module == fragment.module
+            and previous.cell == fragment.cell
             and previous.position + 1 == fragment.position
             and not _is_definition(previous)
             and not _is_definition(fragment)
@@ -96,9 +97,7 @@ def code_blocks(fragments: tuple[Fragment, ...]) -> tuple[CodeBlock, ...]:
             groups.append([fragment])
     return tuple(
         CodeBlock(
-            origin=describe_lines(
-                group[0].module, group[0].first_line, group[-1].last_line
-            ),
+            origin=group[0].origin_through(group[-1]),
             code="\n".join(_with_kept_names(fragment) for fragment in group),
         )
         for group in groups

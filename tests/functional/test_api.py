@@ -55,8 +55,9 @@ def test_unrecoverable_required_argument_is_a_clear_error(tmp_path: Path) -> Non
     with pytest.raises(snapshot.ModelStateError) as raised:
         snapshot.save(model, tmp_path / "x.snapshot", verify=False)
     assert str(raised.value) == (
-        "cannot recover required argument 'width' of HidesUnits; import snapshot before "
-        "creating the model, or pass config={'width': ...}"
+        "cannot recover required argument 'width' of HidesUnits (its constructor call "
+        "was not recorded, and no get_config() or attribute holds it); "
+        "pass config={'width': ...}"
     )
     assert not (tmp_path / "x.snapshot").exists()
 
@@ -66,10 +67,11 @@ def test_wrong_config_is_caught_by_rebuilding(tmp_path: Path) -> None:
     model(BATCH)
     with pytest.raises(snapshot.ModelStateError) as raised:
         snapshot.save(model, tmp_path / "x.snapshot", config={"width": 7}, verify=False)
+    kernel = model.weights[0].path
     assert str(raised.value) == (
         "HidesUnits rebuilt from its arguments (taken from config) differs from the live "
-        "model (((3, 3), 'float32') vs ((3, 7), 'float32')); pass the constructor "
-        "arguments as config="
+        f"model: variable {kernel} is (3, 3) float32 in the live model, (3, 7) float32 "
+        "rebuilt; the config= given does not describe this model; check its values"
     )
 
 
