@@ -12,6 +12,7 @@ from typing import Any
 
 import keras
 
+from snapshot import keras_compat
 from snapshot.analysis.collect import DependencyClosure, collect
 from snapshot.analysis.locate import locate_class
 from snapshot.analysis.provenance import Provenance, describe_sources
@@ -32,6 +33,12 @@ from snapshot.archive.manifest import (
 from snapshot.archive.reader import read_archive
 from snapshot.archive.writer import check_destination, write_archive
 from snapshot.capture import probe, values
+from snapshot.capture.graph import (
+    all_from_config,
+    builder_names,
+    graph_class_name,
+    identifier,
+)
 from snapshot.capture.state import ModelState, capture_state, specs_to_json
 from snapshot.capture.versions import current_versions
 from snapshot.config import SnapshotConfig
@@ -71,11 +78,13 @@ def save(
     _check_is_model(model)
     check_destination(Path(path), layout=layout, overwrite=overwrite)
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
-    target = locate_class(type(model))
+    target = locate_model(model)
     state = capture_state(model, inputs=inputs, config=config)
     generated = generate_module(target, state, config=options)
     module_probe = probe.make_probe(model, inputs, state.inputs)
-    module_name = module_file_name(target.class_name)
+    module_name = module_file_name(
+        target.class_name if target is not None else identifier(model.name)
+    )
     requirements = generated.requirements
     check = None
     if verify:
@@ -130,7 +139,18 @@ def module_source(
     _check_is_model(model)
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
     state = capture_state(model, inputs=inputs, config=config)
-    return generate_module(locate_class(type(model)), state, config=options).text
+    return generate_module(locate_model(model), state, config=options).text
+
+
+def locate_model(model: keras.Model) -> ModelTarget | None:
+    """Where the model's class is defined; None for Keras' own graph classes.
+
+    A functional or Sequential model of Keras' own is written from its graph:
+    there is no class of the user's to extract.
+    """
+    if keras_compat.graph_kind(model) is not None:
+        return None
+    return locate_class(type(model))
 
 
 @dataclass(frozen=True)
@@ -147,9 +167,11 @@ class GeneratedModule:
 
 
 def generate_module(
-    target: ModelTarget, state: ModelState, *, config: SnapshotConfig
+    target: ModelTarget | None, state: ModelState, *, config: SnapshotConfig
 ) -> GeneratedModule:
     """The standalone module for ``target`` built as ``state`` records.
+
+    ``target`` is None for a model of Keras' own graph classes.
 
     A training script saves the same model every epoch: the result is reused
     within the process while every source file it read is unchanged.
@@ -183,11 +205,13 @@ def _stamps(closure: DependencyClosure) -> tuple[tuple[str, int, int], ...]:
 
 
 def _generate_module(
-    target: ModelTarget, state: ModelState, *, config: SnapshotConfig
+    target: ModelTarget | None, state: ModelState, *, config: SnapshotConfig
 ) -> GeneratedModule:
     keys = [
         values.reference_key(r, config=config)
         for r in values.references(state.constructor)
+        # Keras' public API is spelled through ``import keras``.
+        if values.keras_path(r) is None
     ]
     closure = collect(
         target,
@@ -198,13 +222,14 @@ def _generate_module(
         closure,
         config=config,
         extra_imports=tuple(k for k in keys if isinstance(k, ImportItem)),
+        reserved=builder_names(state.constructor),
     )
     provenance = describe_sources(closure.modules, record_git=config.record_git)
     rendered = render_module(
         rewritten,
         state,
         provenance,
-        target=str(target),
+        target=str(target) if target is not None else describe_graph_model(state),
         weights_file=WEIGHTS_NAME,
         config=config,
     )
@@ -220,6 +245,13 @@ def _generate_module(
     return GeneratedModule(
         text, provenance, closure, definitions, third_party_requirements(text)
     )
+
+
+def describe_graph_model(state: ModelState) -> str:
+    """``the functional model 'classifier'``: what a graph snapshot is of."""
+    assert isinstance(state.constructor, values.Builder)
+    graph = state.constructor.graph
+    return f"the {graph.kind} model {graph.model_name!r}"
 
 
 def verify(
@@ -307,7 +339,7 @@ def _likely_causes(closure: DependencyClosure) -> list[str]:
 
 
 def _manifest(
-    target: ModelTarget,
+    target: ModelTarget | None,
     state: ModelState,
     generated: GeneratedModule,
     module_name: str,
@@ -321,13 +353,17 @@ def _manifest(
         format=FORMAT_NAME,
         format_version=FORMAT_VERSION,
         module=module_name,
-        class_name=target.class_name,
+        class_name=(
+            target.class_name
+            if target is not None
+            else graph_class_name(state.constructor)
+        ),
         weights=WEIGHTS_NAME,
         members=hashes,
         versions=current_versions() | {"keras_snapshot": __version__},
         source=SourceRecord(
-            module=target.module.name,
-            class_name=target.class_name,
+            module="" if target is None else target.module.name,
+            class_name="" if target is None else target.class_name,
             files={f.relative_path: f.sha256 for f in provenance.files},
             git=None if git is None else GitRecord(git.commit, git.dirty),
         ),
@@ -336,6 +372,7 @@ def _manifest(
             dtype_policy=state.dtype_policy,
             inputs=specs_to_json(state.inputs),
             probe=PROBE_NAME,
+            layers_from_config=all_from_config(state.constructor),
         ),
         verification=verification,
         requirements=requirements.distributions,

@@ -1,0 +1,179 @@
+"""Keras' own functional and Sequential models, written as code from their graphs.
+
+The models come from factory functions in ``tests/assets/graphnets``; the
+snapshot must not need the factories, nor any other code of that package.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import graphnets
+import keras
+import numpy as np
+import pytest
+from graphnets.blocks import encoder_block
+
+import snapshot
+from conftest import randomize_weights, round_trip_in_isolation
+from snapshot.api import module_source
+from snapshot.capture.record import CONSTRUCTOR_CALLS
+
+_RNG = np.random.default_rng(11)
+WORDS = np.array([["the", "cat", "sat", "dog"], ["on", "mat", "the", "the"]])
+FEATURES = _RNG.normal(size=(2, 4)).astype("float32")
+
+
+def _called(model: Any, inputs: Any) -> tuple[Any, Any]:
+    """The model called once, then given random weights a wrong load would show."""
+    model(inputs)
+    randomize_weights(model, np.random.default_rng(5), low=0.1, high=0.9)
+    return model, inputs
+
+
+def _unbuilt_sequential() -> keras.Sequential:
+    # No Input: built by its first call, from the recorded input shapes.
+    return keras.Sequential(
+        [keras.layers.Dense(3, activation="relu"), keras.layers.Dense(1)]
+    )
+
+
+@pytest.fixture(scope="module")
+def graph_models() -> dict[str, tuple[Any, Any]]:
+    dict_inputs = {
+        "image": _RNG.normal(size=(2, 6)).astype("float32"),
+        "meta": _RNG.normal(size=(2, 2)).astype("float32"),
+    }
+    return {
+        "text_classifier": _called(graphnets.make_text_classifier(), WORDS),
+        "sequential": _called(
+            graphnets.make_sequential(), _RNG.normal(size=(2, 5)).astype("float32")
+        ),
+        "unbuilt_sequential": _called(_unbuilt_sequential(), FEATURES),
+        "two_heads": _called(graphnets.make_multi_output(), [FEATURES, FEATURES * 2]),
+        "dict_model": _called(graphnets.make_dict_model(), dict_inputs),
+        "stacked": _called(graphnets.make_stacked(), FEATURES),
+        "tower": _called(graphnets.Tower(4), FEATURES),
+        "wrapper": _called(
+            graphnets.Wrapper(encoder_block(4, name="backbone")), FEATURES
+        ),
+    }
+
+
+def test_graph_models_round_trip_exactly_without_their_code(
+    graph_models: dict[str, tuple[Any, Any]], tmp_path: Path
+) -> None:
+    found = round_trip_in_isolation(graph_models, tmp_path, blocked=("graphnets",))
+    for name, result in found.items():
+        assert result.get("error") is None, (name, result)
+        assert result["count"] == result["expected_count"], name
+        assert result["diff"] == 0.0, (name, result["diff"])
+
+
+def test_functional_factory_is_written_as_layer_calls(
+    graph_models: dict[str, tuple[Any, Any]],
+) -> None:
+    model, batch = graph_models["two_heads"]
+    text = module_source(model, inputs=batch)
+    # The shared layer is made once and called twice.
+    assert 'shared = keras.layers.Dense(units=6, name="shared")' in text
+    assert "shared_output = shared(left)" in text
+    assert "shared_output_2 = shared(right)" in text
+    # Keras ops written through their public functions; several outputs unpacked.
+    assert "add = keras.ops.add(halves, halves_2)" in text
+    assert 'keras.tree.flatten(SplitHalves(name="halves")(join))' in text
+    assert "outputs=[score, label]" in text
+    assert "MODEL_CLASS = keras.Model" in text
+    # Neither the factory nor Keras' own classes are copied; nothing first-party imported.
+    assert "def make_multi_output" not in text
+    assert "class Functional" not in text and "class Sequential" not in text
+    assert "graphnets" not in text.split("# Sources")[0]
+
+
+def test_sequential_writes_first_party_parts_by_name(
+    graph_models: dict[str, tuple[Any, Any]],
+) -> None:
+    model, batch = graph_models["sequential"]
+    text = module_source(model, inputs=batch)
+    assert "activation=scaled_tanh," in text
+    assert "kernel_initializer=ScaledNormal(scale=0.5, seed=3)," in text
+    assert "kernel_regularizer=L1Budget(budget=0.001)," in text
+    assert "class ScaledNormal(keras.initializers.Initializer):" in text
+    assert "MODEL_CLASS = keras.Sequential" in text
+    assert "class Sequential" not in text
+
+
+def test_nested_functional_argument_gets_its_own_builder(
+    graph_models: dict[str, tuple[Any, Any]],
+) -> None:
+    model, batch = graph_models["wrapper"]
+    text = module_source(model, inputs=batch)
+    assert "def make_backbone():" in text
+    assert "model = Wrapper(backbone=make_backbone())" in text
+
+
+def test_unrecorded_layers_are_written_from_config_and_listed(
+    tmp_path: Path,
+) -> None:
+    """Layers made before ``import snapshot``: Keras' own from their differing
+    arguments, a custom one from its config (which Keras records itself for
+    plain arguments), which the manifest names."""
+    inputs = keras.Input(shape=(4,), name="x")
+    dense = keras.layers.Dense(3, activation="tanh", use_bias=False, name="plain")
+    scale = graphnets.layers.Scale(0.5, name="scaled")
+    bonus = keras.layers.Dense(2, name="bonus")
+    model = keras.Model(inputs, bonus(scale(dense(inputs))), name="unrecorded")
+    model, batch = _called(model, FEATURES)
+    for layer in (dense, scale):
+        del CONSTRUCTOR_CALLS[layer]
+    text = module_source(model, inputs=batch)
+    assert 'units=3, activation="tanh", use_bias=False, name="plain"' in text
+    assert 'Scale.from_config(\n        {\n            "name": "scaled",' in text
+    assert '"initial": 0.5' in text
+    found = round_trip_in_isolation(
+        {"unrecorded": (model, batch)}, tmp_path, blocked=("graphnets",)
+    )
+    assert found["unrecorded"].get("error") is None, found
+    assert found["unrecorded"]["diff"] == 0.0
+    with zipfile.ZipFile(tmp_path / "unrecorded.snapshot") as opened:
+        manifest = json.loads(opened.read("snapshot.json"))
+    assert manifest["model"]["layers_from_config"] == ["unrecorded/scaled"]
+    assert manifest["model"]["constructor_args_from"] == "functional graph"
+    assert manifest["class"] == "keras.Model"
+    assert manifest["module"] == "unrecorded_snapshot.py"
+
+
+def test_lambda_layer_is_refused_naming_the_function(tmp_path: Path) -> None:
+    inputs = keras.Input(shape=(4,))
+    doubled = keras.layers.Lambda(lambda x: x * 2, name="double")(inputs)
+    model = keras.Model(inputs, doubled, name="with_lambda")
+    with pytest.raises(snapshot.SnapshotError) as raised:
+        snapshot.save(model, tmp_path / "l.snapshot", inputs=FEATURES)
+    line = test_lambda_layer_is_refused_naming_the_function.__code__.co_firstlineno + 2
+    assert str(raised.value) == (
+        "the functional model 'with_lambda': layer 'double' of 'with_lambda' uses the "
+        f"function test_lambda_layer_is_refused_naming_the_function.<locals>.<lambda> "
+        f"({__file__}:{line}), which is not defined at the top level of a module; "
+        "define it with def or class at the top level of a .py module"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_two_models_of_one_name_are_refused(tmp_path: Path) -> None:
+    # Equal graphs share one builder; different ones cannot.
+    first = encoder_block(4, name="twin")
+    second = keras.Sequential(
+        [keras.Input(shape=(4,)), keras.layers.Dense(4)], name="twin"
+    )
+    model = graphnets.Pair(first, second)
+    model(FEATURES)
+    with pytest.raises(snapshot.SnapshotError) as raised:
+        snapshot.save(model, tmp_path / "t.snapshot", inputs=FEATURES)
+    assert str(raised.value) == (
+        "two different Keras models are named 'twin'; give each its own name= "
+        "(the snapshot writes one function per model)"
+    )
+    assert list(tmp_path.iterdir()) == []
