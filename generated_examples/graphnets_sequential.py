@@ -75,17 +75,17 @@ def make_tiny_sequential():
     """The sequential model 'tiny_sequential', as its graph was saved."""
     return keras.Sequential(
         [
-            keras.Input(shape=(5,), dtype="float32", name="input_layer_5"),
+            keras.Input(shape=(5,), dtype="float32", name="features"),
             keras.layers.Dense(
                 units=6,
                 activation=scaled_tanh,
                 kernel_initializer=ScaledNormal(scale=0.5, seed=3),
                 kernel_regularizer=L1Budget(budget=0.001),
-                name="dense_19",
+                name="hidden",
             ),
-            keras.layers.BatchNormalization(name="batch_normalization_1"),
-            Scale(initial=2.0, name="scale_1"),
-            keras.layers.Dense(units=2, name="dense_20"),
+            keras.layers.BatchNormalization(name="norm"),
+            Scale(initial=2.0, name="gain"),
+            keras.layers.Dense(units=2, name="out"),
         ],
         name="tiny_sequential",
     )

@@ -76,6 +76,7 @@ def describe_graph(model: Any, *, where: str) -> values.Builder:
     ModelStateError names the layer that cannot be written.
     """
     kind = keras_compat.graph_kind(model)
+    _refuse_layers_in_two_models(model, where=where)
     writer = _GraphWriter(model, where=where)
     if kind == "sequential":
         result = writer.sequential()
@@ -118,6 +119,31 @@ def graph_class_name(expression: values.Expression) -> str:
     return (
         "keras.Sequential" if expression.graph.kind == "sequential" else "keras.Model"
     )
+
+
+def _refuse_layers_in_two_models(model: Any, *, where: str) -> None:
+    """ModelStateError for a layer that ``model`` and a model nested in it both hold.
+
+    Each graph's builder makes its own layers, so such a layer would become two.
+    """
+    holders: dict[int, str] = {}
+    pending = [model]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for layer in current.layers:
+            other = holders.setdefault(id(layer), current.name)
+            if other != current.name:
+                raise ModelStateError(
+                    f"{where}: layer {layer.name!r} belongs both to model "
+                    f"{other!r} and to model {current.name!r} nested with it; "
+                    "the snapshot would make it twice. Use it in one of them only"
+                )
+            if keras_compat.graph_kind(layer) is not None:
+                pending.append(layer)
 
 
 def all_from_config(expression: values.Expression) -> tuple[str, ...]:

@@ -175,6 +175,12 @@ def graph_blocks(
 def inputs_expression(specs: InputStructure, *, keras_name: str) -> str:
     """Code creating zero tensors with the structure, shapes and dtypes of ``specs``."""
     if isinstance(specs, TensorSpec):
+        if _is_text(specs.dtype):
+            # keras.ops.zeros makes no strings; a nested list of "" converts.
+            empty = '""'
+            for size in reversed(specs.shape):
+                empty = f"[{empty}] * {size}"
+            return f"{keras_name}.ops.convert_to_tensor({empty})"
         return f"{keras_name}.ops.zeros({specs.shape!r}, dtype={specs.dtype!r})"
     if isinstance(specs, CallSpecs):
         # (positional arguments, keyword arguments)
@@ -195,6 +201,14 @@ def inputs_expression(specs: InputStructure, *, keras_name: str) -> str:
             else f"({', '.join(elements)})"
         )
     return f"[{', '.join(elements)}]"
+
+
+def _is_text(dtype: str) -> bool:
+    """True for string dtypes: Keras' ``string``, numpy's ``<U3``, ``|S5`` or ``object``."""
+    return dtype in ("string", "object", "str") or dtype.lstrip("<>|=")[:1] in (
+        "U",
+        "S",
+    )
 
 
 def module_file_name(class_name: str) -> str:

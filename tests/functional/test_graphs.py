@@ -20,6 +20,7 @@ from graphnets.blocks import encoder_block
 import snapshot
 from conftest import randomize_weights, round_trip_in_isolation
 from snapshot.api import module_source
+from snapshot.archive.loader import import_generated_module
 from snapshot.capture.record import CONSTRUCTOR_CALLS
 
 _RNG = np.random.default_rng(11)
@@ -177,3 +178,46 @@ def test_two_models_of_one_name_are_refused(tmp_path: Path) -> None:
         "(the snapshot writes one function per model)"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_layer_held_by_two_nested_models_is_refused(tmp_path: Path) -> None:
+    dense = keras.layers.Dense(4, name="both")
+    inner_in = keras.Input(shape=(4,), name="inner_in")
+    inner = keras.Model(inner_in, dense(inner_in), name="inner")
+    outer_in = keras.Input(shape=(4,), name="outer_in")
+    model = keras.Model(outer_in, dense(inner(outer_in)), name="outer")
+    with pytest.raises(snapshot.SnapshotError) as raised:
+        snapshot.save(model, tmp_path / "s.snapshot", inputs=FEATURES)
+    assert str(raised.value) == (
+        "the functional model 'outer': layer 'both' belongs both to model 'outer' "
+        "and to model 'inner' nested with it; the snapshot would make it twice. "
+        "Use it in one of them only"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_config_is_refused_for_a_graph(tmp_path: Path) -> None:
+    with pytest.raises(snapshot.SnapshotError) as raised:
+        snapshot.save(
+            graphnets.make_stacked(), tmp_path / "c.snapshot", config={"units": 4}
+        )
+    assert str(raised.value) == (
+        "config= gives constructor arguments, but 'stacked' is a Keras functional "
+        "model, rebuilt from its graph; leave config= out"
+    )
+
+
+def test_string_model_builds_on_its_example_inputs(
+    graph_models: dict[str, tuple[Any, Any]], tmp_path: Path
+) -> None:
+    model, batch = graph_models["text_classifier"]
+    folder = snapshot.save(model, tmp_path / "t", inputs=batch, layout="dir")
+    module = import_generated_module(
+        folder / "text_classifier_snapshot.py", "text_classifier_check", where="test"
+    )
+    assert (
+        keras.ops.convert_to_numpy(module.example_inputs()).tolist() == [[b""] * 4] * 2
+    )
+    rebuilt = module.load_model()
+    assert tuple(rebuilt(module.example_inputs()).shape) == (2, 3)
+    np.testing.assert_array_equal(rebuilt(batch), model(batch))

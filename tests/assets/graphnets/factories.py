@@ -23,18 +23,20 @@ def make_text_classifier(vocabulary=VOCABULARY, width=8, classes=3):
 
 
 def make_sequential(features=5):
+    # Named layers: automatic names depend on what the process made before.
     return keras.Sequential(
         [
-            keras.Input(shape=(features,)),
+            keras.Input(shape=(features,), name="features"),
             keras.layers.Dense(
                 6,
                 activation=scaled_tanh,
                 kernel_initializer=ScaledNormal(0.5, seed=3),
                 kernel_regularizer=L1Budget(0.001),
+                name="hidden",
             ),
-            keras.layers.BatchNormalization(),
-            Scale(2.0),
-            keras.layers.Dense(2),
+            keras.layers.BatchNormalization(name="norm"),
+            Scale(2.0, name="gain"),
+            keras.layers.Dense(2, name="out"),
         ],
         name="tiny_sequential",
     )
