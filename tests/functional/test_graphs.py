@@ -221,3 +221,13 @@ def test_string_model_builds_on_its_example_inputs(
     rebuilt = module.load_model()
     assert tuple(rebuilt(module.example_inputs()).shape) == (2, 3)
     np.testing.assert_array_equal(rebuilt(batch), model(batch))
+
+
+def test_automatic_layer_names_are_kept(
+    graph_models: dict[str, tuple[Any, Any]],
+) -> None:
+    """A rebuilt layer would otherwise take the next free name of its process."""
+    model, batch = graph_models["unbuilt_sequential"]
+    text = module_source(model, inputs=batch)
+    for layer in model.layers:
+        assert f'name="{layer.name}")' in text
