@@ -126,7 +126,7 @@ def _refuse_layers_in_two_models(model: Any, *, where: str) -> None:
 
     Each graph's builder makes its own layers, so such a layer would become two.
     """
-    holders: dict[int, str] = {}
+    holders: dict[int, Any] = {}
     pending = [model]
     seen: set[int] = set()
     while pending:
@@ -135,11 +135,11 @@ def _refuse_layers_in_two_models(model: Any, *, where: str) -> None:
             continue
         seen.add(id(current))
         for layer in current.layers:
-            other = holders.setdefault(id(layer), current.name)
-            if other != current.name:
+            other = holders.setdefault(id(layer), current)
+            if other is not current:
                 raise ModelStateError(
                     f"{where}: layer {layer.name!r} belongs both to model "
-                    f"{other!r} and to model {current.name!r} nested with it; "
+                    f"{other.name!r} and to model {current.name!r} nested with it; "
                     "the snapshot would make it twice. Use it in one of them only"
                 )
             if keras_compat.graph_kind(layer) is not None:
@@ -188,9 +188,18 @@ class _GraphWriter:
             kwargs=(
                 ("inputs", self._tensor_structure(inputs)),
                 ("outputs", self._tensor_structure(outputs)),
-                ("name", values.Literal(self.model.name)),
+                *self._model_keywords(),
             ),
         )
+
+    def _model_keywords(self) -> list[tuple[str, values.Expression]]:
+        """``name=`` always, ``trainable=False`` when the whole model was frozen."""
+        keywords: list[tuple[str, values.Expression]] = [
+            ("name", values.Literal(self.model.name))
+        ]
+        if not self.model.trainable:
+            keywords.append(("trainable", values.Literal(False)))
+        return keywords
 
     def _call(self, node: Any, *, shared: bool) -> None:
         operation = node.operation
@@ -294,15 +303,10 @@ class _GraphWriter:
                 items.append(self._input(layer.output, layer))
             else:
                 items.append(self._layer(layer))
-        keywords: list[tuple[str, values.Expression]] = [
-            ("name", values.Literal(self.model.name))
-        ]
-        if not self.model.trainable:
-            keywords.append(("trainable", values.Literal(False)))
         return values.Call(
             values.Ref("keras", "Sequential"),
             (values.Sequence("list", tuple(items)),),
-            tuple(keywords),
+            tuple(self._model_keywords()),
         )
 
     # Layers --------------------------------------------------------------------

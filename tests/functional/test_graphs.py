@@ -231,3 +231,19 @@ def test_automatic_layer_names_are_kept(
     text = module_source(model, inputs=batch)
     for layer in model.layers:
         assert f'name="{layer.name}")' in text
+
+
+def test_layers_frozen_after_construction_stay_frozen(tmp_path: Path) -> None:
+    model = graphnets.make_stacked()
+    model.get_layer("inner_block").trainable = False
+    model.get_layer("head").trainable = False
+    model(FEATURES)
+    folder = snapshot.save(model, tmp_path / "f", inputs=FEATURES, layout="dir")
+    module = import_generated_module(
+        folder / "stacked_snapshot.py", "stacked_check", where="test"
+    )
+    rebuilt = module.load_model()
+    assert [layer.trainable for layer in rebuilt.layers] == [
+        layer.trainable for layer in model.layers
+    ]
+    assert len(rebuilt.trainable_weights) == len(model.trainable_weights) == 0
