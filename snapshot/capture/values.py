@@ -162,13 +162,14 @@ def render(
     if isinstance(expression, Member):
         return f"{name_of(expression.owner)}.{expression.name}"
     if isinstance(expression, Sequence):
-        items = [render(item, name_of) for item in expression.items]
+        items = [render(item, name_of, local_of=local_of) for item in expression.items]
         if expression.kind == "tuple":
             return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
         return f"[{', '.join(items)}]"
     if isinstance(expression, Mapping):
         pairs = (
-            f"{render(key, name_of)}: {render(value, name_of)}"
+            f"{render(key, name_of, local_of=local_of)}: "
+            f"{render(value, name_of, local_of=local_of)}"
             for key, value in expression.items
         )
         return f"{{{', '.join(pairs)}}}"

@@ -7,6 +7,8 @@ snapshot must not need the factories, nor any other code of that package.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import graphnets
 import keras
 import numpy as np
 import pytest
+from graphnets.activations import scaled_tanh
 from graphnets.blocks import encoder_block
 
 import snapshot
@@ -42,6 +45,15 @@ def _unbuilt_sequential() -> keras.Sequential:
     )
 
 
+def _name_clash() -> keras.Model:
+    """A layer named like the function the module extracts, its output in a list."""
+    inputs = keras.Input(shape=(4,), name="x")
+    clash = keras.layers.Dense(4, activation=scaled_tanh, name="scaled_tanh")(inputs)
+    other = keras.layers.Dense(4, name="other")(inputs)
+    joined = keras.layers.Concatenate(name="join")([clash, other])
+    return keras.Model(inputs, joined, name="name_clash")
+
+
 @pytest.fixture(scope="module")
 def graph_models() -> dict[str, tuple[Any, Any]]:
     dict_inputs = {
@@ -57,6 +69,7 @@ def graph_models() -> dict[str, tuple[Any, Any]]:
         "two_heads": _called(graphnets.make_multi_output(), [FEATURES, FEATURES * 2]),
         "dict_model": _called(graphnets.make_dict_model(), dict_inputs),
         "stacked": _called(graphnets.make_stacked(), FEATURES),
+        "name_clash": _called(_name_clash(), FEATURES),
         "tower": _called(graphnets.Tower(4), FEATURES),
         "wrapper": _called(
             graphnets.Wrapper(encoder_block(4, name="backbone")), FEATURES
@@ -247,3 +260,35 @@ def test_layers_frozen_after_construction_stay_frozen(tmp_path: Path) -> None:
         layer.trainable for layer in model.layers
     ]
     assert len(rebuilt.trainable_weights) == len(model.trainable_weights) == 0
+
+
+def test_local_names_keep_clear_of_module_names(
+    graph_models: dict[str, tuple[Any, Any]],
+) -> None:
+    model, batch = graph_models["name_clash"]
+    text = module_source(model, inputs=batch)
+    assert "\ndef scaled_tanh(x):" in text
+    assert "scaled_tanh_ = keras.layers.Dense(" in text
+    assert "([scaled_tanh_, other])" in text
+
+
+def test_every_graph_module_passes_black_and_pyflakes_rules(
+    graph_models: dict[str, tuple[Any, Any]], tmp_path: Path
+) -> None:
+    files = []
+    for name, (model, batch) in graph_models.items():
+        path = tmp_path / f"{name}_snapshot.py"
+        path.write_text(module_source(model, inputs=batch), encoding="utf-8")
+        files.append(str(path))
+    black = subprocess.run(
+        [sys.executable, "-m", "black", "--check", "--quiet", *files],
+        capture_output=True,
+        text=True,
+    )
+    assert black.returncode == 0, black.stderr
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F", *files],
+        capture_output=True,
+        text=True,
+    )
+    assert ruff.returncode == 0, ruff.stdout
