@@ -12,6 +12,7 @@ import keras
 
 # Sources (sha256):
 #   graphnets/activations.py  e62fcb1ddaf9f99b3a76c10e33d4c5af7db3a3755bc9951bd3a99b941f891c27
+#   graphnets/constraints.py  9d3e4da429dc2247f7dfdf707d691c29caa2dceaacc290bb7f08696c4c1f33c2
 #   graphnets/initializers.py  bf0a444e0dc2220a3be06b812db740a9d045c20bafbb4e499ad4fe8e8574662b
 #   graphnets/layers.py  aac8a5208568556c3ac992d93492ccbbb4b13b10b0416d0f99715429fba23d85
 #   graphnets/regularizers.py  89e35faf0e4ad274be64caeb3615e988c7907b4b26443ddfda40b2caccdf054c
@@ -25,6 +26,17 @@ AMPLITUDE = 1.7159
 # graphnets.activations, lines 7-8
 def scaled_tanh(x):
     return AMPLITUDE * keras.ops.tanh(2.0 / 3.0 * x)
+
+
+# graphnets.constraints, lines 4-11
+class ClipTo(keras.constraints.Constraint):
+    """Keeps every weight within [-limit, limit]."""
+
+    def __init__(self, limit):
+        self.limit = limit
+
+    def __call__(self, weights):
+        return keras.ops.clip(weights, -self.limit, self.limit)
 
 
 # graphnets.initializers, lines 4-13
@@ -81,6 +93,7 @@ def make_tiny_sequential():
                 activation=scaled_tanh,
                 kernel_initializer=ScaledNormal(scale=0.5, seed=3),
                 kernel_regularizer=L1Budget(budget=0.001),
+                kernel_constraint=ClipTo(limit=2.0),
                 name="hidden",
             ),
             keras.layers.BatchNormalization(name="norm"),

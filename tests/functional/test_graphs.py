@@ -115,6 +115,7 @@ def test_sequential_writes_first_party_parts_by_name(
     assert "activation=scaled_tanh," in text
     assert "kernel_initializer=ScaledNormal(scale=0.5, seed=3)," in text
     assert "kernel_regularizer=L1Budget(budget=0.001)," in text
+    assert "kernel_constraint=ClipTo(limit=2.0)," in text
     assert "class ScaledNormal(keras.initializers.Initializer):" in text
     assert "MODEL_CLASS = keras.Sequential" in text
     assert "class Sequential" not in text

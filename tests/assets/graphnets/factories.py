@@ -4,6 +4,7 @@ import keras
 
 from graphnets.activations import scaled_tanh
 from graphnets.blocks import encoder_block
+from graphnets.constraints import ClipTo
 from graphnets.initializers import ScaledNormal
 from graphnets.layers import Scale, SplitHalves
 from graphnets.regularizers import L1Budget
@@ -32,6 +33,7 @@ def make_sequential(features=5):
                 activation=scaled_tanh,
                 kernel_initializer=ScaledNormal(0.5, seed=3),
                 kernel_regularizer=L1Budget(0.001),
+                kernel_constraint=ClipTo(2.0),
                 name="hidden",
             ),
             keras.layers.BatchNormalization(name="norm"),
