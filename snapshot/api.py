@@ -38,6 +38,12 @@ from snapshot.archive.streams import sha256_bytes
 from snapshot.archive.weights_file import check_weights_file
 from snapshot.archive.writer import check_destination, write_archive
 from snapshot.capture import probe, values
+from snapshot.capture.graph import (
+    all_from_config,
+    builder_names,
+    graph_class_name,
+    identifier,
+)
 from snapshot.capture.record import recorded_call
 from snapshot.capture.state import ModelState, capture_state, specs_to_json
 from snapshot.capture.versions import current_versions
@@ -80,11 +86,13 @@ def save(
     _check_is_model(model)
     check_destination(Path(path), layout=layout, overwrite=overwrite)
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
-    target = locate_class(type(model), held=_held(model, config))
+    target = locate_model(model, config)
     state = capture_state(model, inputs=inputs, config=config)
     generated = generate_module(target, state, config=options)
     module_probe = probe.make_probe(model, inputs, state.inputs)
-    module_name = module_file_name(target.class_name)
+    module_name = module_file_name(
+        target.class_name if target is not None else identifier(model.name)
+    )
     module_bytes = generated.text.encode("utf-8")
     requirements = generated.requirements
     check = None
@@ -175,15 +183,25 @@ def module_source(
     _check_is_model(model)
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
     state = capture_state(model, inputs=inputs, config=config)
-    target = locate_class(type(model), held=_held(model, config))
-    return generate_module(target, state, config=options).text
+    return generate_module(locate_model(model, config), state, config=options).text
+
+
+def locate_model(
+    model: keras.Model, config: Mapping[str, Any] | None = None
+) -> ModelTarget | None:
+    """Where the model's class is defined; None for Keras' own graph classes.
+
+    A functional or Sequential model of Keras' own is written from its graph:
+    there is no class of the user's to extract. Where a notebook cell defined
+    a class again since, the one the live model holds counts.
+    """
+    if keras_compat.graph_kind(model) is not None:
+        return None
+    return locate_class(type(model), held=_held(model, config))
 
 
 def _held(model: keras.Model, config: Mapping[str, Any] | None) -> tuple[Any, ...]:
-    """Classes and functions the live model holds: its layers', its arguments'.
-
-    Where a notebook cell defined one again since, the one held counts.
-    """
+    """Classes and functions the live model holds: its layers', its arguments'."""
     arguments = (recorded_call(model), dict(config) if config is not None else None)
     return (*keras_compat.layer_classes(model), *values.held_objects(arguments))
 
@@ -202,9 +220,11 @@ class GeneratedModule:
 
 
 def generate_module(
-    target: ModelTarget, state: ModelState, *, config: SnapshotConfig
+    target: ModelTarget | None, state: ModelState, *, config: SnapshotConfig
 ) -> GeneratedModule:
     """The standalone module for ``target`` built as ``state`` records.
+
+    ``target`` is None for a model of Keras' own graph classes.
 
     A training script saves the same model every epoch: the result is reused
     within the process while every source file it read is unchanged.
@@ -244,11 +264,13 @@ def _stamps(closure: DependencyClosure) -> tuple[tuple[str, int, int], ...]:
 
 
 def _generate_module(
-    target: ModelTarget, state: ModelState, *, config: SnapshotConfig
+    target: ModelTarget | None, state: ModelState, *, config: SnapshotConfig
 ) -> GeneratedModule:
     keys = [
         values.reference_key(r, config=config)
         for r in values.references(state.constructor)
+        # Keras' public API is spelled through ``import keras``.
+        if values.keras_path(r) is None
     ]
     closure = collect(
         target,
@@ -259,6 +281,7 @@ def _generate_module(
         closure,
         config=config,
         extra_imports=tuple(k for k in keys if isinstance(k, ImportItem)),
+        reserved=builder_names(state.constructor),
     )
     provenance = describe_sources(
         closure.modules,
@@ -269,7 +292,7 @@ def _generate_module(
         rewritten,
         state,
         provenance,
-        target=str(target),
+        target=str(target) if target is not None else describe_graph_model(state),
         weights_file=WEIGHTS_NAME,
         config=config,
     )
@@ -285,6 +308,13 @@ def _generate_module(
     return GeneratedModule(
         text, provenance, closure, definitions, third_party_requirements(text)
     )
+
+
+def describe_graph_model(state: ModelState) -> str:
+    """``the functional model 'classifier'``: what a graph snapshot is of."""
+    assert isinstance(state.constructor, values.Builder)
+    graph = state.constructor.graph
+    return f"the {graph.kind} model {graph.model_name!r}"
 
 
 def verify(
@@ -393,7 +423,7 @@ def _likely_causes(closure: DependencyClosure) -> list[str]:
 
 
 def _manifest(
-    target: ModelTarget,
+    target: ModelTarget | None,
     state: ModelState,
     generated: GeneratedModule,
     module_name: str,
@@ -407,13 +437,17 @@ def _manifest(
         format=FORMAT_NAME,
         format_version=FORMAT_VERSION,
         module=module_name,
-        class_name=target.class_name,
+        class_name=(
+            target.class_name
+            if target is not None
+            else graph_class_name(state.constructor)
+        ),
         weights=WEIGHTS_NAME,
         members=hashes,
         versions=current_versions() | {"keras_snapshot": __version__},
         source=SourceRecord(
-            module=target.module.name,
-            class_name=target.class_name,
+            module="" if target is None else target.module.name,
+            class_name="" if target is None else target.class_name,
             files={f.relative_path: f.sha256 for f in provenance.files},
             git=None if git is None else GitRecord(git.commit, git.dirty),
         ),
@@ -422,6 +456,7 @@ def _manifest(
             dtype_policy=state.dtype_policy,
             inputs=specs_to_json(state.inputs),
             probe=PROBE_NAME,
+            layers_from_config=all_from_config(state.constructor),
         ),
         verification=verification,
         requirements=requirements.distributions,

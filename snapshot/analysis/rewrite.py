@@ -94,8 +94,8 @@ class RewrittenSource:
     stdlib_imports: tuple[str, ...]
     third_party_imports: tuple[str, ...]
     fragments: tuple[Fragment, ...]
-    #: The model class's name in the generated module.
-    class_name: str
+    #: The model class's name in the generated module; None for a graph model.
+    class_name: str | None
     #: Names bound to the scaffold imports (``keras``, ``pathlib``, ``h5py``).
     keras_name: str
     pathlib_name: str
@@ -113,15 +113,18 @@ def rewrite(
     *,
     config: SnapshotConfig,
     extra_imports: tuple[ImportItem, ...] = (),
+    reserved: tuple[str, ...] = (),
 ) -> RewrittenSource:
     """Name everything in ``closure`` and produce the rewritten fragments.
 
-    ``extra_imports`` are third-party names the model's constructor call uses.
+    ``extra_imports`` are third-party names the model's constructor call uses;
+    ``reserved`` are further names of the module's own (graph builders).
     """
     names = NameTable(identifiers_in([s.text for s in closure.statements]))
-    for reserved in RESERVED_NAMES:
-        names.claim(reserved, reserved)
-    names.claim(closure.root, closure.root.name)
+    for name in RESERVED_NAMES + reserved:
+        names.claim(name, name)
+    if closure.root is not None:
+        names.claim(closure.root, closure.root.name)
     drops_annotations = any(
         resolved.dropped for s in closure.statements for resolved in s.resolutions
     )
@@ -144,7 +147,7 @@ def rewrite(
         stdlib_imports=stdlib,
         third_party_imports=third_party,
         fragments=fragments,
-        class_name=names.name_of(closure.root),
+        class_name=None if closure.root is None else names.name_of(closure.root),
         keras_name=names.name_of(import_key(SCAFFOLD_IMPORTS[0])),
         pathlib_name=names.name_of(import_key(SCAFFOLD_IMPORTS[1])),
         h5py_name=names.name_of(import_key(SCAFFOLD_IMPORTS[2])),

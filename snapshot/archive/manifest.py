@@ -59,6 +59,9 @@ class ModelRecord:
     inputs: Any
     #: Member holding the probe batch and its outputs.
     probe: str = PROBE_NAME
+    #: ``model/layer`` of each layer of a Keras graph that the generated module
+    #: makes from its Keras config, for want of a recorded constructor call.
+    layers_from_config: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ class ArchiveManifest:
                 "dtype_policy": self.model.dtype_policy,
                 "inputs": self.model.inputs,
                 "probe": self.model.probe,
+                "layers_from_config": list(self.model.layers_from_config),
             },
             "verification": (
                 None
@@ -210,6 +214,9 @@ class ArchiveManifest:
                 dtype_policy=model.text("dtype_policy", default="float32"),
                 inputs=model.inputs("inputs"),
                 probe=model.text("probe", default=PROBE_NAME),
+                layers_from_config=tuple(
+                    model.text_list("layers_from_config", default=[])
+                ),
             ),
             verification=(
                 None

@@ -79,6 +79,21 @@ def _wrap_model_new(keras_module: ModuleType) -> None:
         if getattr(vars(owner).get("__new__"), "_snapshot_recorder", False):
             continue
         owner.__new__ = staticmethod(_recording(owner.__new__))
+    # Initializers, regularizers and constraints passed to layers are rebuilt
+    # from their calls too. Their bases take object.__new__, which refuses
+    # arguments once __new__ is overridden, so it is called without them.
+    for owner in (
+        keras_module.initializers.Initializer,
+        keras_module.regularizers.Regularizer,
+        keras_module.constraints.Constraint,
+    ):
+        if "__new__" in vars(owner):
+            continue
+        owner.__new__ = staticmethod(_recording(_plain_new))
+
+
+def _plain_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    return object.__new__(cls)
 
 
 def _recording(original_new: Any) -> Any:

@@ -57,8 +57,9 @@ def call_model(model: keras.Model, inputs: Any, **options: Any) -> Any:
 class ModelState:
     """How to make the model again: class, arguments, and inputs to build it on."""
 
-    #: The constructor call that rebuilds the model, as an expression tree.
-    constructor: values.Call
+    #: The constructor call that rebuilds the model, as an expression tree; for
+    #: Keras' own functional and Sequential models, the call of a graph builder.
+    constructor: values.Expression
     #: Structure, shapes and dtypes of the inputs the model is built on.
     inputs: InputStructure
     #: Where the constructor arguments came from, for the manifest.
@@ -76,6 +77,9 @@ def capture_state(
     if not model.built:
         # An unbuilt model has no weights to save yet; build it like the loader will.
         _call_on(model, zeros_like_specs(input_specs))
+    kind = keras_compat.graph_kind(model)
+    if kind is not None:
+        return _graph_state(model, kind, input_specs, config)
     args, varargs, source = _constructor_args(model, config)
     constructor = values.Call(
         values.Ref(type(model).__module__, type(model).__name__),
@@ -94,6 +98,23 @@ def capture_state(
         _check_rebuild(model, args, varargs, input_specs, source)
     policy = getattr(getattr(model, "dtype_policy", None), "name", "float32")
     return ModelState(constructor, input_specs, source, dtype_policy=policy)
+
+
+def _graph_state(
+    model: keras.Model,
+    kind: str,
+    input_specs: InputStructure,
+    config: Mapping[str, Any] | None,
+) -> ModelState:
+    """A functional or Sequential model of Keras' own: its graph is written as code."""
+    if config is not None:
+        raise ModelStateError(
+            f"config= gives constructor arguments, but {model.name!r} is a Keras "
+            f"{kind} model, rebuilt from its graph; leave config= out"
+        )
+    constructor = values.describe(model, where=f"the {kind} model {model.name!r}")
+    policy = getattr(getattr(model, "dtype_policy", None), "name", "float32")
+    return ModelState(constructor, input_specs, f"{kind} graph", dtype_policy=policy)
 
 
 def zeros_like_specs(specs: InputStructure) -> Any:
@@ -167,6 +188,16 @@ def specs_from_json(data: Any) -> InputStructure:
 def _input_specs(model: keras.Model, inputs: Any) -> InputStructure:
     if inputs is not None:
         return _specs_of(inputs)
+    if keras_compat.graph_kind(model) == "functional":
+        # A functional model knows its inputs from the start.
+        structure, _ = keras_compat.graph_structure(model)
+        return keras.tree.map_structure(
+            lambda tensor: TensorSpec(
+                tuple(1 if d is None else int(d) for d in tensor.shape),
+                str(tensor.dtype),
+            ),
+            structure,
+        )
     recorded = keras_compat.build_input_shapes(model)
     if not model.built or not recorded or len(recorded) != 1:
         raise ModelStateError(
