@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import io
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from snapshot.analysis.collect import DependencyClosure, collect
 from snapshot.analysis.locate import locate_class
@@ -18,26 +21,39 @@ from snapshot.analysis.provenance import Provenance, describe_sources
 from snapshot.analysis.rewrite import rewrite
 from snapshot.archive.loader import load_archive
 from snapshot.archive.manifest import (
+    ARRAYS_NAME,
+    ASSETS_NAME,
     FORMAT_NAME,
+    MODULE_STATE_NAME,
     PROBE_NAME,
     REQUIREMENTS_NAME,
     WEIGHTS_NAME,
     ArchiveManifest,
+    ArraysRecord,
+    AssetsRecord,
     DefinitionRecord,
     GitRecord,
     ModelRecord,
+    ModuleStateRecord,
     SourceRecord,
     VerificationRecord,
 )
 from snapshot.archive.reader import read_archive
 from snapshot.archive.writer import check_destination, write_archive
 from snapshot.capture import probe, values
+from snapshot.capture.assets import to_bytes as assets_to_bytes
+from snapshot.capture.module_state import (
+    ModuleState,
+    capture_module_state,
+    variables_bytes,
+)
 from snapshot.capture.state import ModelState, capture_state, specs_to_json
 from snapshot.capture.versions import current_versions
 from snapshot.config import SnapshotConfig
 from snapshot.emit.format import format_source
 from snapshot.emit.render import module_file_name, render_module
 from snapshot.emit.requirements import Requirements, third_party_requirements
+from snapshot.emit.state_code import asset_layers, needed_imports, state_code
 from snapshot.errors import NotAModelError
 from snapshot.model import ImportItem, ModelTarget, SymbolRef
 from snapshot.verification.fresh import verify_in_fresh_interpreter
@@ -77,6 +93,7 @@ def save(
     module_probe = probe.make_probe(model, inputs, state.inputs)
     module_name = module_file_name(target.class_name)
     requirements = generated.requirements
+    stored = stored_members(state, generated)
     check = None
     if verify:
         check = partial(_verify_staged, generated=generated, requirements=requirements)
@@ -86,10 +103,11 @@ def save(
             module_name: generated.text.encode("utf-8"),
             PROBE_NAME: probe.to_bytes(module_probe),
             REQUIREMENTS_NAME: requirements.text().encode("utf-8"),
+            **stored.members,
         },
         write_weights=lambda weights_path: model.save_weights(weights_path),
         manifest_for=partial(
-            _manifest, target, state, generated, module_name, requirements
+            _manifest, target, state, generated, module_name, requirements, stored
         ),
         check=check,
         layout=layout,
@@ -144,6 +162,10 @@ class GeneratedModule:
     definitions: tuple[DefinitionRecord, ...]
     #: Third-party distributions the module imports.
     requirements: Requirements
+    #: Module-level values stored instead of their code, as captured now.
+    module_state: ModuleState = field(default_factory=ModuleState)
+    #: Their names in the generated module.
+    captured_names: Mapping[SymbolRef, str] = field(default_factory=dict)
 
 
 def generate_module(
@@ -159,7 +181,11 @@ def generate_module(
     key = (str(target), repr(state), repr(config))
     cached = _GENERATED.get(key)
     if cached is not None and cached[0] == _stamps(cached[1].closure):
-        return cached[1]
+        # Module-level objects may have changed since (a layer made anew):
+        # their code is part of the text.
+        now = _capture_module_state(cached[1].closure, state)
+        if now == cached[1].module_state:
+            return dataclasses.replace(cached[1], module_state=now)
     generated = _generate_module(target, state, config=config)
     _GENERATED[key] = (_stamps(generated.closure), generated)
     return generated
@@ -189,15 +215,29 @@ def _generate_module(
         values.reference_key(r, config=config)
         for r in values.references(state.constructor)
     ]
-    closure = collect(
-        target,
-        config=config,
-        extra_roots=tuple(k for k in keys if isinstance(k, SymbolRef)),
+    roots = tuple(k for k in keys if isinstance(k, SymbolRef))
+    closure = collect(target, config=config, extra_roots=roots)
+    module_state = _capture_module_state(closure, state)
+    state_keys = [
+        values.reference_key(r, config=config) for r in module_state.references()
+    ]
+    defined = {
+        SymbolRef(s.statement.module, name)
+        for s in closure.statements
+        for name in s.statement.bound_names
+    }
+    missing = tuple(
+        k for k in state_keys if isinstance(k, SymbolRef) and k not in defined
     )
+    if missing:
+        # Classes only a module-level object's constructor call names.
+        closure = collect(target, config=config, extra_roots=roots + missing)
+        module_state = _capture_module_state(closure, state)
+    imports = [k for k in (*keys, *state_keys) if isinstance(k, ImportItem)]
     rewritten = rewrite(
         closure,
         config=config,
-        extra_imports=tuple(k for k in keys if isinstance(k, ImportItem)),
+        extra_imports=(*dict.fromkeys(imports), *needed_imports(state, module_state)),
     )
     provenance = describe_sources(closure.modules, record_git=config.record_git)
     rendered = render_module(
@@ -207,6 +247,17 @@ def _generate_module(
         target=str(target),
         weights_file=WEIGHTS_NAME,
         config=config,
+        stored=state_code(
+            state,
+            module_state,
+            rewritten,
+            members={
+                "arrays": ARRAYS_NAME,
+                "assets": ASSETS_NAME,
+                "module_state": MODULE_STATE_NAME,
+            },
+            config=config,
+        ),
     )
     definitions = tuple(
         DefinitionRecord(
@@ -218,8 +269,61 @@ def _generate_module(
     )
     text = format_source(rendered).text
     return GeneratedModule(
-        text, provenance, closure, definitions, third_party_requirements(text)
+        text,
+        provenance,
+        closure,
+        definitions,
+        third_party_requirements(text),
+        module_state=module_state,
+        captured_names={
+            v.symbol: rewritten.name_of(v.symbol) for v in module_state.captured
+        },
     )
+
+
+def _capture_module_state(closure: DependencyClosure, state: ModelState) -> ModuleState:
+    # One store with the constructor's arrays, so that names never collide.
+    return capture_module_state(closure, arrays=values.ArrayStore(dict(state.arrays)))
+
+
+@dataclass(frozen=True)
+class StoredMembers:
+    """The optional members holding state beyond code and weights, and their records."""
+
+    members: dict[str, bytes]
+    arrays: ArraysRecord | None = None
+    assets: AssetsRecord | None = None
+    module_state: ModuleStateRecord | None = None
+
+
+def stored_members(state: ModelState, generated: GeneratedModule) -> StoredMembers:
+    """Stored arrays, assets and module-level variables, as the archive holds them."""
+    module_state = generated.module_state
+    members: dict[str, bytes] = {}
+    arrays = dict(state.arrays) | dict(module_state.arrays)
+    arrays_record = assets_record = module_record = None
+    if arrays:
+        members[ARRAYS_NAME] = _npz(arrays)
+        arrays_record = ArraysRecord(ARRAYS_NAME, tuple(arrays))
+    layers = asset_layers(state, module_state, names=generated.captured_names)
+    if layers:
+        members[ASSETS_NAME] = assets_to_bytes(layers)
+        assets_record = AssetsRecord(
+            ASSETS_NAME, {key: layer.file_names for key, layer in layers}
+        )
+    if module_state.layers:
+        members[MODULE_STATE_NAME] = variables_bytes(module_state.layers)
+        module_record = ModuleStateRecord(
+            MODULE_STATE_NAME,
+            {generated.captured_names[v.symbol]: v.origin for v in module_state.layers},
+        )
+    return StoredMembers(members, arrays_record, assets_record, module_record)
+
+
+def _npz(arrays: Mapping[str, Any]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **arrays)
+    return buffer.getvalue()
 
 
 def verify(
@@ -312,6 +416,7 @@ def _manifest(
     generated: GeneratedModule,
     module_name: str,
     requirements: Requirements,
+    stored: StoredMembers,
     hashes: dict[str, str],
     verification: VerificationRecord | None,
 ) -> ArchiveManifest:
@@ -344,4 +449,7 @@ def _manifest(
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
         ),
+        arrays=stored.arrays,
+        assets=stored.assets,
+        module_state=stored.module_state,
     )

@@ -93,3 +93,34 @@ def same_in_keras(path: tuple[str, ...]) -> bool:
         and isinstance(through_tensorflow, ModuleType)
         and mirrored.replace("keras._tf_keras.keras", "keras", 1) == in_keras.__name__
     )
+
+
+def seed_generators(model: Any) -> list[Any]:
+    """Every ``keras.random.SeedGenerator`` the model's layers own, in layer order.
+
+    Reads ``Layer._flatten_layers`` and ``Layer._seed_generators``.
+    """
+    flatten = getattr(model, "_flatten_layers", None)
+    if flatten is None:
+        return []
+    found: list[Any] = []
+    seen: set[int] = set()
+    for layer in flatten(include_self=True, recursive=True):
+        for generator in getattr(layer, "_seed_generators", ()):
+            if id(generator) not in seen and hasattr(generator, "state"):
+                seen.add(id(generator))
+                found.append(generator)
+    return found
+
+
+def is_keras_state(value: Any) -> bool:
+    """True for a Keras layer (models included) or variable instance.
+
+    Looked up only if Keras is already imported; metrics are not layers here.
+    """
+    keras_module = sys.modules.get("keras")
+    if keras_module is None or isinstance(value, type):
+        return False
+    layer, variable = keras_module.layers.Layer, keras_module.Variable
+    metric = keras_module.metrics.Metric
+    return isinstance(value, (layer, variable)) and not isinstance(value, metric)

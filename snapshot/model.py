@@ -170,6 +170,20 @@ class Reason(enum.Enum):
     MISSING_MODULE = "Imported first-party module was not found; check the import."
     MISSING_NAME = "Imported name is not defined in its module; check the import."
     NESTED_FIRST_PARTY_IMPORT = "First-party import inside an if/try block; move it to a plain top-level import."
+    IMPORT_TIME_IO = (
+        "Reads files, downloads or trains when the module is imported, and is not "
+        "a value the snapshot can store; do it inside a function the model calls, "
+        "or pass the data as a constructor argument."
+    )
+    UNSTORABLE_STATE = (
+        "A module-level Keras object the model reads cannot be remade from its "
+        "recorded arguments; import snapshot before the object is created, or "
+        "create it inside the model."
+    )
+    STATE_READ_AT_IMPORT = (
+        "Reads, as the module is imported, a module-level Keras object or computed "
+        "value that the snapshot stores as state; read it inside a method instead."
+    )
 
 
 @dataclass(frozen=True, order=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import sys
 import tempfile
@@ -46,6 +47,9 @@ def build_from_opened(
     # One module per distinct generated source: loading twice reuses it.
     module_name = f"snapshot_{manifest.members[manifest.module][:16]}"
     module_path = weights_path.with_name(manifest.module)
+    # What the module reads beside itself: arrays, assets, module-level state.
+    for name in manifest.data_members:
+        weights_path.with_name(name).write_bytes(opened.members[name])
     module_path.write_text(opened.module_text, encoding="utf-8")
     module = import_generated_module(module_path, module_name, where=str(path))
     try:
@@ -56,11 +60,30 @@ def build_from_opened(
         ) from None
 
 
+class _GeneratedModuleLoader(importlib.machinery.SourceFileLoader):
+    """Loads a generated module, and serves its source after its file is deleted.
+
+    The file lives in a folder removed once the model is loaded. Tracebacks,
+    and TensorFlow's AutoGraph, which converts Python control flow from source
+    (keras-hub's byte-pair tokenizer), still read the source through here.
+    """
+
+    def __init__(self, fullname: str, path: str) -> None:
+        super().__init__(fullname, path)
+        self._source = Path(path).read_bytes()
+
+    def get_data(self, path: str) -> bytes:
+        if path == self.path:
+            return self._source
+        return super().get_data(path)
+
+
 def import_generated_module(path: Path, name: str, *, where: str) -> ModuleType:
     """Execute the generated module at ``path`` as ``name`` (once per process)."""
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
+    loader = _GeneratedModuleLoader(name, str(path))
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     # Registered before running so dataclasses and pickling can find the module.

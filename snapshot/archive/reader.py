@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from snapshot.archive.manifest import MANIFEST_NAME, ArchiveManifest
+from snapshot.archive.manifest import (
+    ARRAYS_NAME,
+    ASSETS_NAME,
+    MANIFEST_NAME,
+    MODULE_STATE_NAME,
+    ArchiveManifest,
+)
 from snapshot.archive.streams import (
     MemberOpener,
     file_opener,
@@ -117,9 +123,19 @@ def _check_member_name(name: str, *, where: str) -> None:
 def _check_manifest_names(manifest: ArchiveManifest, *, where: str) -> None:
     for name in manifest.members:
         _check_member_name(name, where=where)
-    for name in (manifest.module, manifest.weights):
+    for name in (manifest.module, manifest.weights, *manifest.data_members):
         if name not in manifest.members:
             raise ArchiveError(f"{where}: manifest records no hash for member {name}")
+    for record, fixed in (
+        (manifest.arrays, ARRAYS_NAME),
+        (manifest.assets, ASSETS_NAME),
+        (manifest.module_state, MODULE_STATE_NAME),
+    ):
+        if record is not None and record.member != fixed:
+            raise ArchiveError(
+                f"{where}: member {record.member!r} is not a name the format defines "
+                f"(expected {fixed})"
+            )
     stem = manifest.module.removesuffix(".py")
     if not manifest.module.endswith(".py") or not stem.isidentifier():
         raise ArchiveError(

@@ -13,8 +13,15 @@ from snapshot.analysis.naming import snake_case
 from snapshot.analysis.provenance import Provenance
 from snapshot.analysis.rewrite import Fragment, RewrittenSource, describe_lines
 from snapshot.capture import values
-from snapshot.capture.state import CallSpecs, InputStructure, ModelState, TensorSpec
+from snapshot.capture.state import (
+    CallSpecs,
+    InputStructure,
+    ModelState,
+    SubmodelSpecs,
+    TensorSpec,
+)
 from snapshot.config import SnapshotConfig
+from snapshot.emit.state_code import StateCode, array_reader
 from snapshot.model import StatementKind
 from snapshot.version import __version__
 
@@ -34,10 +41,16 @@ def render_module(
     target: str,
     weights_file: str,
     config: SnapshotConfig,
+    stored: StateCode | None = None,
 ) -> RenderedSource:
-    """Fill ``module.py.j2`` with the rewritten code and the model's recorded state."""
+    """Fill ``module.py.j2`` with the rewritten code and the model's recorded state.
+
+    ``stored`` is the code for state beyond the code and weights (stored
+    arrays, assets, module-level objects), if any.
+    """
     template = _environment().get_template("module.py.j2")
     text = template.render(
+        **(stored or StateCode()).context(),
         target=target,
         version=__version__,
         future_annotations=rewritten.future_annotations,
@@ -56,11 +69,7 @@ def render_module(
         constructor_call=constructor_call(state, rewritten, config=config),
         # Layers take the global policy when they are made; float32 is Keras' default.
         dtype_policy=None if state.dtype_policy == "float32" else state.dtype_policy,
-        build_call=(
-            "args, kwargs = example_inputs()\n    model(*args, **kwargs)"
-            if isinstance(state.inputs, CallSpecs)
-            else "model(example_inputs())"
-        ),
+        build_call=build_call(state),
     )
     return RenderedSource(text)
 
@@ -127,11 +136,28 @@ def constructor_call(
         key = values.reference_key(ref, config=config)
         return ref.name if key is None else rewritten.name_of(key)
 
-    return values.render(state.constructor, name_of)
+    return values.render(state.constructor, name_of, array_reader)
+
+
+def build_call(state: ModelState) -> str:
+    """The statements that build the model by calling it on ``example_inputs()``."""
+    if isinstance(state.inputs, CallSpecs):
+        return "args, kwargs = example_inputs()\nmodel(*args, **kwargs)"
+    if isinstance(state.inputs, SubmodelSpecs):
+        class_name = state.constructor.callee.name
+        return (
+            f"# {class_name} has no call(): each sub-model is built on its own inputs.\n"
+            "for name, inputs in example_inputs().items():\n"
+            "    getattr(model, name)(inputs)\n"
+            "model.built = True"
+        )
+    return "model(example_inputs())"
 
 
 def inputs_expression(specs: InputStructure, *, keras_name: str) -> str:
     """Code creating zero tensors with the structure, shapes and dtypes of ``specs``."""
+    if isinstance(specs, SubmodelSpecs):
+        return inputs_expression(dict(specs.submodels), keras_name=keras_name)
     if isinstance(specs, TensorSpec):
         return f"{keras_name}.ops.zeros({specs.shape!r}, dtype={specs.dtype!r})"
     if isinstance(specs, CallSpecs):
