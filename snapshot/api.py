@@ -378,36 +378,32 @@ def _original_packages(
 
 
 def _likely_causes(closure: DependencyClosure) -> list[str]:
-    """Why a rebuilt model may compute otherwise, from the values the closure binds.
+    """Why a rebuilt model may compute otherwise, from the classes the closure binds.
 
-    Module-level Keras layers and variables hold state outside the weights;
-    layers that save or load their own variables may not give back what they
+    Layers that save or load their own variables may not give back what they
     held (keras-hub's DINOv2 re-interpolates its position embeddings).
+    Module-level layers and variables no longer appear here: they are
+    captured with their state (see :mod:`snapshot.capture.module_state`).
     """
-    state, weight_io = [], []
+    weight_io = []
     for extracted in closure.statements:
         statement = extracted.statement
         module = sys.modules.get(statement.module)
         where = f"{statement.module}:{statement.first_line}"
         for name in statement.bound_names:
             value = getattr(module, name, None)
-            if isinstance(value, (keras.layers.Layer, keras.Variable)):
-                state.append(f"{name} ({type(value).__name__}) at {where}")
-            elif (
+            if (
                 isinstance(value, type)
                 and issubclass(value, keras.layers.Layer)
                 and {"save_own_variables", "load_own_variables"} & set(vars(value))
             ):
                 weight_io.append(f"{name} at {where}")
-    causes = []
-    if state:
-        causes.append("module-level state the weights do not hold: " + ", ".join(state))
-    if weight_io:
-        causes.append(
-            "layers that save or load their own variables their own way: "
-            + ", ".join(weight_io)
-        )
-    return causes
+    if not weight_io:
+        return []
+    return [
+        "layers that save or load their own variables their own way: "
+        + ", ".join(weight_io)
+    ]
 
 
 def _manifest(

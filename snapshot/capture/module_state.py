@@ -178,5 +178,5 @@ def _why(captured: CapturedName, value: Any, error: ModelStateError) -> str:
     name = captured.symbol.name
     kind = type(value).__name__
     if captured.effect is not None:
-        return f"{name} {captured.effect}, and its value, a {kind}, cannot be stored: {error}"
+        return f"{name} {captured.effect}, and its value, a {kind}, is not data"
     return f"{name} ({kind}) cannot be remade from its arguments: {error}"
