@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import io
 import sys
 import tempfile
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from snapshot import keras_compat
 from snapshot.analysis.collect import DependencyClosure, collect
@@ -22,14 +25,20 @@ from snapshot.analysis.provenance import Provenance, describe_sources
 from snapshot.analysis.rewrite import rewrite
 from snapshot.archive.loader import load_archive
 from snapshot.archive.manifest import (
+    ARRAYS_NAME,
+    ASSETS_NAME,
     FORMAT_NAME,
+    MODULE_STATE_NAME,
     PROBE_NAME,
     REQUIREMENTS_NAME,
     WEIGHTS_NAME,
     ArchiveManifest,
+    ArraysRecord,
+    AssetsRecord,
     DefinitionRecord,
     GitRecord,
     ModelRecord,
+    ModuleStateRecord,
     SourceRecord,
     VerificationRecord,
 )
@@ -38,11 +47,17 @@ from snapshot.archive.streams import sha256_bytes
 from snapshot.archive.weights_file import check_weights_file
 from snapshot.archive.writer import check_destination, write_archive
 from snapshot.capture import probe, values
+from snapshot.capture.assets import to_bytes as assets_to_bytes
 from snapshot.capture.graph import (
     all_from_config,
     builder_names,
     graph_class_name,
     identifier,
+)
+from snapshot.capture.module_state import (
+    ModuleState,
+    capture_module_state,
+    variables_bytes,
 )
 from snapshot.capture.record import recorded_call
 from snapshot.capture.state import ModelState, capture_state, specs_to_json
@@ -51,6 +66,7 @@ from snapshot.config import SnapshotConfig
 from snapshot.emit.format import format_source
 from snapshot.emit.render import module_file_name, render_module
 from snapshot.emit.requirements import Requirements, third_party_requirements
+from snapshot.emit.state_code import asset_layers, needed_imports, state_code
 from snapshot.errors import NotAModelError, SnapshotError
 from snapshot.model import ImportItem, ModelTarget, SymbolRef
 from snapshot.trust.policy import Trust, check_trust_argument, decide
@@ -95,6 +111,7 @@ def save(
     )
     module_bytes = generated.text.encode("utf-8")
     requirements = generated.requirements
+    stored = stored_members(state, generated)
     check = None
     if verify:
         check = partial(
@@ -109,10 +126,11 @@ def save(
             module_name: module_bytes,
             PROBE_NAME: probe.to_bytes(module_probe),
             REQUIREMENTS_NAME: requirements.text().encode("utf-8"),
+            **stored.members,
         },
         write_weights=lambda weights_path: model.save_weights(weights_path),
         manifest_for=partial(
-            _manifest, target, state, generated, module_name, requirements
+            _manifest, target, state, generated, module_name, requirements, stored
         ),
         check=check,
         layout=layout,
@@ -217,6 +235,10 @@ class GeneratedModule:
     definitions: tuple[DefinitionRecord, ...]
     #: Third-party distributions the module imports.
     requirements: Requirements
+    #: Module-level values stored instead of their code, as captured now.
+    module_state: ModuleState = field(default_factory=ModuleState)
+    #: Their names in the generated module.
+    captured_names: Mapping[SymbolRef, str] = field(default_factory=dict)
 
 
 def generate_module(
@@ -234,7 +256,11 @@ def generate_module(
     key = (str(target), repr(state), repr(config))
     cached = _GENERATED.get(key)
     if cached is not None and cached[0] == _stamps(cached[1].closure):
-        return cached[1]
+        # Module-level objects may have changed since (a layer made anew):
+        # their code is part of the text.
+        now = _capture_module_state(cached[1].closure, state)
+        if now == cached[1].module_state:
+            return dataclasses.replace(cached[1], module_state=now)
     generated = _generate_module(target, state, config=config)
     _GENERATED[key] = (_stamps(generated.closure), generated)
     return generated
@@ -272,16 +298,34 @@ def _generate_module(
         # Keras' public API is spelled through ``import keras``.
         if values.keras_path(r) is None
     ]
-    closure = collect(
-        target,
-        config=config,
-        extra_roots=tuple(k for k in keys if isinstance(k, SymbolRef)),
+    roots = tuple(k for k in keys if isinstance(k, SymbolRef))
+    closure = collect(target, config=config, extra_roots=roots)
+    module_state = _capture_module_state(closure, state)
+    state_keys = [
+        values.reference_key(r, config=config)
+        for r in module_state.references()
+        if values.keras_path(r) is None
+    ]
+    defined = {
+        SymbolRef(s.statement.module, name)
+        for s in closure.statements
+        for name in s.statement.bound_names
+    }
+    missing = tuple(
+        k for k in state_keys if isinstance(k, SymbolRef) and k not in defined
     )
+    if missing:
+        # Classes only a module-level object's constructor call names.
+        closure = collect(target, config=config, extra_roots=roots + missing)
+        module_state = _capture_module_state(closure, state)
+    imports = [k for k in (*keys, *state_keys) if isinstance(k, ImportItem)]
     rewritten = rewrite(
         closure,
         config=config,
-        extra_imports=tuple(k for k in keys if isinstance(k, ImportItem)),
-        reserved=builder_names(state.constructor),
+        extra_imports=(*dict.fromkeys(imports), *needed_imports(state, module_state)),
+        reserved=builder_names(
+            values.Sequence("list", _graph_sources(state, module_state))
+        ),
     )
     provenance = describe_sources(
         closure.modules,
@@ -295,6 +339,17 @@ def _generate_module(
         target=str(target) if target is not None else describe_graph_model(state),
         weights_file=WEIGHTS_NAME,
         config=config,
+        stored=state_code(
+            state,
+            module_state,
+            rewritten,
+            members={
+                "arrays": ARRAYS_NAME,
+                "assets": ASSETS_NAME,
+                "module_state": MODULE_STATE_NAME,
+            },
+            config=config,
+        ),
     )
     definitions = tuple(
         DefinitionRecord(
@@ -306,7 +361,15 @@ def _generate_module(
     )
     text = format_source(rendered).text
     return GeneratedModule(
-        text, provenance, closure, definitions, third_party_requirements(text)
+        text,
+        provenance,
+        closure,
+        definitions,
+        third_party_requirements(text),
+        module_state=module_state,
+        captured_names={
+            v.symbol: rewritten.name_of(v.symbol) for v in module_state.captured
+        },
     )
 
 
@@ -315,6 +378,58 @@ def describe_graph_model(state: ModelState) -> str:
     assert isinstance(state.constructor, values.Builder)
     graph = state.constructor.graph
     return f"the {graph.kind} model {graph.model_name!r}"
+
+
+def _graph_sources(
+    state: ModelState, module_state: ModuleState
+) -> tuple[values.Expression, ...]:
+    """The expressions that may call graph builders: the model's, module-level values'."""
+    return (state.constructor, *(value.expression for value in module_state.captured))
+
+
+def _capture_module_state(closure: DependencyClosure, state: ModelState) -> ModuleState:
+    # One store with the constructor's arrays, so that names never collide.
+    return capture_module_state(closure, arrays=values.ArrayStore(dict(state.arrays)))
+
+
+@dataclass(frozen=True)
+class StoredMembers:
+    """The optional members holding state beyond code and weights, and their records."""
+
+    members: dict[str, bytes]
+    arrays: ArraysRecord | None = None
+    assets: AssetsRecord | None = None
+    module_state: ModuleStateRecord | None = None
+
+
+def stored_members(state: ModelState, generated: GeneratedModule) -> StoredMembers:
+    """Stored arrays, assets and module-level variables, as the archive holds them."""
+    module_state = generated.module_state
+    members: dict[str, bytes] = {}
+    arrays = dict(state.arrays) | dict(module_state.arrays)
+    arrays_record = assets_record = module_record = None
+    if arrays:
+        members[ARRAYS_NAME] = _npz(arrays)
+        arrays_record = ArraysRecord(ARRAYS_NAME, tuple(arrays))
+    layers = asset_layers(state, module_state, names=generated.captured_names)
+    if layers:
+        members[ASSETS_NAME] = assets_to_bytes(layers)
+        assets_record = AssetsRecord(
+            ASSETS_NAME, {key: layer.file_names for key, layer in layers}
+        )
+    if module_state.layers:
+        members[MODULE_STATE_NAME] = variables_bytes(module_state.layers)
+        module_record = ModuleStateRecord(
+            MODULE_STATE_NAME,
+            {generated.captured_names[v.symbol]: v.origin for v in module_state.layers},
+        )
+    return StoredMembers(members, arrays_record, assets_record, module_record)
+
+
+def _npz(arrays: Mapping[str, Any]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **arrays)
+    return buffer.getvalue()
 
 
 def verify(
@@ -390,36 +505,32 @@ def _original_packages(
 
 
 def _likely_causes(closure: DependencyClosure) -> list[str]:
-    """Why a rebuilt model may compute otherwise, from the values the closure binds.
+    """Why a rebuilt model may compute otherwise, from the classes the closure binds.
 
-    Module-level Keras layers and variables hold state outside the weights;
-    layers that save or load their own variables may not give back what they
+    Layers that save or load their own variables may not give back what they
     held (keras-hub's DINOv2 re-interpolates its position embeddings).
+    Module-level layers and variables no longer appear here: they are
+    captured with their state (see :mod:`snapshot.capture.module_state`).
     """
-    state, weight_io = [], []
+    weight_io = []
     for extracted in closure.statements:
         statement = extracted.statement
         module = sys.modules.get(statement.module)
         where = statement.location(statement.first_line)
         for name in statement.bound_names:
             value = getattr(module, name, None)
-            if isinstance(value, (keras.layers.Layer, keras.Variable)):
-                state.append(f"{name} ({type(value).__name__}) at {where}")
-            elif (
+            if (
                 isinstance(value, type)
                 and issubclass(value, keras.layers.Layer)
                 and {"save_own_variables", "load_own_variables"} & set(vars(value))
             ):
                 weight_io.append(f"{name} at {where}")
-    causes = []
-    if state:
-        causes.append("module-level state the weights do not hold: " + ", ".join(state))
-    if weight_io:
-        causes.append(
-            "layers that save or load their own variables their own way: "
-            + ", ".join(weight_io)
-        )
-    return causes
+    if not weight_io:
+        return []
+    return [
+        "layers that save or load their own variables their own way: "
+        + ", ".join(weight_io)
+    ]
 
 
 def _manifest(
@@ -428,6 +539,7 @@ def _manifest(
     generated: GeneratedModule,
     module_name: str,
     requirements: Requirements,
+    stored: StoredMembers,
     hashes: dict[str, str],
     verification: VerificationRecord | None,
 ) -> ArchiveManifest:
@@ -465,4 +577,7 @@ def _manifest(
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
         ),
+        arrays=stored.arrays,
+        assets=stored.assets,
+        module_state=stored.module_state,
     )

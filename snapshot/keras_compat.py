@@ -186,3 +186,34 @@ def graph_structure(model: Any) -> tuple[Any, Any]:
     Reads ``Function._inputs_struct`` and ``_outputs_struct``.
     """
     return model._inputs_struct, model._outputs_struct
+
+
+def seed_generators(model: Any) -> list[Any]:
+    """Every ``keras.random.SeedGenerator`` the model's layers own, in layer order.
+
+    Reads ``Layer._flatten_layers`` and ``Layer._seed_generators``.
+    """
+    flatten = getattr(model, "_flatten_layers", None)
+    if flatten is None:
+        return []
+    found: list[Any] = []
+    seen: set[int] = set()
+    for layer in flatten(include_self=True, recursive=True):
+        for generator in getattr(layer, "_seed_generators", ()):
+            if id(generator) not in seen and hasattr(generator, "state"):
+                seen.add(id(generator))
+                found.append(generator)
+    return found
+
+
+def is_keras_state(value: Any) -> bool:
+    """True for a Keras layer (models included) or variable instance.
+
+    Looked up only if Keras is already imported; metrics are not layers here.
+    """
+    keras_module = sys.modules.get("keras")
+    if keras_module is None or isinstance(value, type):
+        return False
+    layer, variable = keras_module.layers.Layer, keras_module.Variable
+    metric = keras_module.metrics.Metric
+    return isinstance(value, (layer, variable)) and not isinstance(value, metric)

@@ -225,6 +225,20 @@ class Reason(enum.Enum):
     NESTED_FIRST_PARTY_IMPORT = "First-party import inside an if/try block; move it to a plain top-level import."
     MAGIC = "IPython magic or shell command (%, %%, !) in code the model reaches; write it in plain Python."
     SOURCE_NOT_KEPT = "Defined where Python keeps no source (the interactive prompt, exec of a string, %run); move it into a .py module or a notebook cell."
+    IMPORT_TIME_IO = (
+        "Reads files, downloads or trains when the module is imported, and is not "
+        "a value the snapshot can store; do it inside a function the model calls, "
+        "or pass the data as a constructor argument."
+    )
+    UNSTORABLE_STATE = (
+        "A module-level Keras object the model reads cannot be remade from its "
+        "recorded arguments; import snapshot before the object is created, or "
+        "create it inside the model."
+    )
+    STATE_READ_AT_IMPORT = (
+        "Reads, as the module is imported, a module-level Keras object or computed "
+        "value that the snapshot stores as state; read it inside a method instead."
+    )
 
 
 @dataclass(frozen=True, order=True)

@@ -15,6 +15,12 @@ import sys
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from snapshot import keras_compat
+from snapshot.analysis.import_time import (
+    ImportTimeEffect,
+    StatementCode,
+    find_import_time_effects,
+)
 from snapshot.analysis.ordering import dependency_edges, import_order
 from snapshot.analysis.parse import ModuleIndex
 from snapshot.analysis.reachability import MemberReachability
@@ -32,7 +38,13 @@ from snapshot.model import (
     SymbolRef,
 )
 
-__all__ = ["DependencyClosure", "ExtractedStatement", "Resolved", "collect"]
+__all__ = [
+    "CapturedName",
+    "DependencyClosure",
+    "ExtractedStatement",
+    "Resolved",
+    "collect",
+]
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,30 @@ class ExtractedStatement:
 
 
 @dataclass(frozen=True)
+class CapturedName:
+    """A reached module-level name whose value is stored, not the code that made it.
+
+    A Keras layer or variable (an adapted ``Normalization``, an augmentation
+    ``Sequential``) holds state its code cannot recompute without the data it
+    was adapted on; a value computed by reading a file or downloading would
+    need them at import. Neither statement is extracted.
+    """
+
+    symbol: SymbolRef
+    #: The statement binding it (the first one), for messages.
+    statement: Statement
+    #: Its file.
+    path: str
+    #: The I/O its code would do at import; None for a Keras object.
+    effect: ImportTimeEffect | None = None
+
+    @property
+    def origin(self) -> str:
+        """``statecases.stateful:4``: where the original was bound."""
+        return f"{self.statement.module}:{self.statement.first_line}"
+
+
+@dataclass(frozen=True)
 class DependencyClosure:
     """Everything the model class reaches, in an order that imports cleanly."""
 
@@ -76,6 +112,8 @@ class DependencyClosure:
     future_annotations: bool
     #: Every first-party module the walk read, re-exporting ones included.
     modules_read: tuple[ModuleIndex, ...] = ()
+    #: Reached module-level names whose values are stored instead of their code.
+    captured: tuple[CapturedName, ...] = ()
 
 
 def collect(
@@ -92,21 +130,36 @@ def collect(
     class, whose graph the snapshot writes: the extra roots are then all.
     """
     root = None if target is None else SymbolRef(target.module.name, target.class_name)
-    walker = _ClosureWalker(config, root)
-    if target is not None and root is not None:
-        walker.indexes.get(target.module.name, source=target.module)
-        walker.require(root)
-    for extra in extra_roots:
-        if walker.indexes.get(extra.module) is None:
-            detail = f"{extra} (a constructor argument)"
-            raise UnsupportedSourceError(
-                [Problem(extra.module, 0, Reason.MISSING_MODULE, detail)]
-            )
-        walker.require(extra)
-    walker.run()
+    # Values computed by I/O at import are captured instead; capturing one
+    # drops the code only it reached, so the walk runs again until it settles.
+    io_captures: dict[SymbolRef, ImportTimeEffect] = {}
+    while True:
+        walker = _walk(target, root, extra_roots, config, io_captures)
+        refused = []
+        found = dict(io_captures)
+        for effect in walker.import_time_effects():
+            names = (*effect.statement.bound_names, *effect.statement.mutated_names)
+            if effect.statement.kind in _VALUE_KINDS and names:
+                for name in names:
+                    found.setdefault(SymbolRef(effect.statement.module, name), effect)
+            else:
+                refused.append(effect)
+        if found.keys() == io_captures.keys():
+            break
+        io_captures = found
     walker.drop_unreached_annotations()
-    if walker.problems:
-        raise UnsupportedSourceError(walker.problems)
+    problems = walker.problems + walker.state_read_at_import()
+    problems += [
+        Problem(
+            effect.path,
+            effect.line,
+            Reason.IMPORT_TIME_IO,
+            f"{_describe_statement(effect.statement)} {effect}",
+        )
+        for effect in refused
+    ]
+    if problems:
+        raise UnsupportedSourceError(problems)
     reads = {
         key: tuple(zip(extracted.uses, extracted.resolutions, strict=True))
         for key, extracted in walker.extracted.items()
@@ -122,13 +175,58 @@ def collect(
         modules=contributing,
         future_annotations=any(index.future_annotations for index in contributing),
         modules_read=tuple(read[name] for name in sorted(read)),
+        captured=tuple(walker.captured.values()),
     )
+
+
+#: Statements whose effect is a value: an assignment, or a call changing one in place.
+_VALUE_KINDS = (StatementKind.ASSIGNMENT, StatementKind.OTHER)
+
+
+def _walk(
+    target: ModelTarget | None,
+    root: SymbolRef | None,
+    extra_roots: tuple[SymbolRef, ...],
+    config: SnapshotConfig,
+    io_captures: dict[SymbolRef, ImportTimeEffect],
+) -> _ClosureWalker:
+    walker = _ClosureWalker(config, root, io_captures)
+    if target is not None and root is not None:
+        walker.indexes.get(target.module.name, source=target.module)
+        walker.require(root)
+    for extra in extra_roots:
+        if walker.indexes.get(extra.module) is None:
+            detail = f"{extra} (a constructor argument)"
+            raise UnsupportedSourceError(
+                [Problem(extra.module, 0, Reason.MISSING_MODULE, detail)]
+            )
+        walker.require(extra)
+    walker.run()
+    return walker
+
+
+def _describe_statement(statement: Statement) -> str:
+    """``VOCAB`` or ``class Table``: the statement, by what it binds."""
+    names = statement.bound_names or statement.mutated_names
+    if statement.kind is StatementKind.CLASS:
+        return f"class {names[0]}"
+    if statement.kind is StatementKind.FUNCTION:
+        return f"def {names[0]}"
+    return ", ".join(names) if names else "a statement"
 
 
 class _ClosureWalker:
     """Breadth-first walk over symbols; fills ``extracted`` and ``problems``."""
 
-    def __init__(self, config: SnapshotConfig, root: SymbolRef | None) -> None:
+    def __init__(
+        self,
+        config: SnapshotConfig,
+        root: SymbolRef | None,
+        io_captures: dict[SymbolRef, ImportTimeEffect],
+    ) -> None:
+        self._io_captures = io_captures
+        #: Reached names whose values are stored instead of their code.
+        self.captured: dict[SymbolRef, CapturedName] = {}
         #: First-party modules read so far.
         self.indexes = ModuleIndexes(config)
         self._resolver = NameResolver(self.indexes)
@@ -169,6 +267,11 @@ class _ClosureWalker:
         while self._pending:
             symbol = self._pending.pop(0)
             index = self.indexes.by_name[symbol.module]
+            captured = self._captured(symbol, index)
+            if captured is not None:
+                self.captured[symbol] = captured
+                self.statements_of[symbol] = ()
+                continue
             binding = [b.statement for b in index.bindings.get(symbol.name, ())]
             changing = index.mutations.get(symbol.name, ())
             with_additions = self._required[symbol]
@@ -185,6 +288,73 @@ class _ClosureWalker:
             if with_additions:
                 for member in self._live_registry_members(symbol):
                     self.require(member)
+
+    def _captured(self, symbol: SymbolRef, index: ModuleIndex) -> CapturedName | None:
+        """How ``symbol`` is captured as a value, or None when its code is extracted."""
+        binding = [
+            index.statements[b.statement] for b in index.bindings.get(symbol.name, ())
+        ]
+        if not binding or any(s.kind not in _VALUE_KINDS for s in binding):
+            return None
+        path = str(index.source.path)
+        effect = self._io_captures.get(symbol)
+        if effect is not None:
+            return CapturedName(symbol, binding[0], path, effect)
+        module = sys.modules.get(symbol.module)
+        value = getattr(module, symbol.name, None) if module is not None else None
+        if keras_compat.is_keras_state(value):
+            return CapturedName(symbol, binding[0], path)
+        return None
+
+    def import_time_effects(self) -> list[ImportTimeEffect]:
+        """I/O, downloads and training the extracted code would run at import."""
+        codes = {key: self._code(key) for key in self.extracted}
+
+        def definition_of(symbol: SymbolRef) -> StatementCode | None:
+            for position in self.statements_of.get(symbol, ()):
+                code = codes.get((symbol.module, position))
+                if code is not None and code.statement.kind in (
+                    StatementKind.FUNCTION,
+                    StatementKind.CLASS,
+                ):
+                    return code
+            return None
+
+        return find_import_time_effects(list(codes.values()), definition_of)
+
+    def _code(self, key: tuple[str, int]) -> StatementCode:
+        extracted = self.extracted[key]
+        index = self.indexes.by_name[key[0]]
+        return StatementCode(
+            extracted.statement,
+            str(index.source.path),
+            index.statement_nodes(extracted.statement),
+            extracted.uses,
+            extracted.resolutions,
+        )
+
+    def state_read_at_import(self) -> list[Problem]:
+        """Reads of captured names while the module is imported.
+
+        Captured values are made after all extracted code, so nothing may
+        need them before then.
+        """
+        problems = []
+        for key, extracted in self.extracted.items():
+            path = str(self.indexes.by_name[key[0]].source.path)
+            for use, resolved in zip(
+                extracted.uses, extracted.resolutions, strict=True
+            ):
+                if use.at_import_time and resolved.symbol in self.captured:
+                    problems.append(
+                        Problem(
+                            path,
+                            use.line,
+                            Reason.STATE_READ_AT_IMPORT,
+                            f"{use.name} (stored as state, made after the code)",
+                        )
+                    )
+        return problems
 
     def _live_registry_members(self, symbol: SymbolRef) -> list[SymbolRef]:
         """First-party classes and functions held by a live module-level container.

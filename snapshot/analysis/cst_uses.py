@@ -98,6 +98,10 @@ def analyse_statement(
                     write_nodes.append(written.name)
                 elif isinstance(written, cst.Name):
                     write_nodes.append(written)
+                elif isinstance(written, (cst.Import, cst.ImportFrom)):
+                    # ``import tensorflow_text as tf_text`` in a try block,
+                    # which a renamed ``tf_text = None`` falls back to.
+                    write_nodes.extend(_alias_names(written, assignment.name))
     read_nodes.sort(
         key=lambda pair: (pair[1].line, positions[pair[0]].start.column)  # type: ignore[attr-defined]
     )
@@ -109,6 +113,19 @@ def analyse_statement(
         write_nodes=tuple(write_nodes),
         attribute_chains=chains.chains,
     )
+
+
+def _alias_names(statement: cst.Import | cst.ImportFrom, bound: str) -> list[cst.Name]:
+    """The ``as`` names of ``statement`` that bind ``bound``."""
+    if isinstance(statement.names, cst.ImportStar):
+        return []
+    return [
+        alias.asname.name
+        for alias in statement.names
+        if alias.asname is not None
+        and isinstance(alias.asname.name, cst.Name)
+        and alias.asname.name.value == bound
+    ]
 
 
 def _unique_scopes(scopes: object) -> list[Scope]:

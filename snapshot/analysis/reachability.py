@@ -3,8 +3,8 @@
 A method is reached when it is special (``__init__``), when it overrides a
 method of a third-party base class (Keras calls ``build``, ``call``,
 ``get_config``...), when reached code touches an attribute of its name
-(``x.method``, ``getattr(x, "method")``), or when it belongs to the model class
-itself. The rest (preset download, exporters) is left out, and their
+(``x.method``, ``getattr(x, "method")``), when Keras calls it by name
+(``load_assets``), or when it belongs to the model class itself. The rest (preset download, exporters) is left out, and their
 dependencies with them. Reaching is monotonic: a method left out now may be
 revived when later code touches its name.
 """
@@ -15,6 +15,11 @@ import sys
 from collections.abc import Callable, Iterable
 
 from snapshot.model import Statement, StatementKind, SymbolRef
+
+#: Methods Keras calls by name on any layer that has them, though no Keras base
+#: class defines them: its saving calls them, and so does the generated module
+#: (vocabularies and other assets).
+KERAS_DUCK_TYPED = frozenset({"save_assets", "load_assets"})
 
 
 class MemberReachability:
@@ -27,7 +32,7 @@ class MemberReachability:
         self.root = root
         self._is_first_party = is_first_party
         #: Attribute names that reached code touches.
-        self.live_attributes: set[str] = set()
+        self.live_attributes: set[str] = set(KERAS_DUCK_TYPED)
 
     def touch(self, names: Iterable[str]) -> None:
         """Record attribute names touched by code that is kept."""

@@ -37,6 +37,12 @@ RESERVED_NAMES = (
     "check_weights_loaded",
     "MODEL_CLASS",
     "WEIGHTS_FILE",
+    "ARRAYS",
+    "ASSETS",
+    "MODULE_STATE_FILE",
+    "read_arrays",
+    "load_assets",
+    "restore_module_state",
 )
 #: Imports the generated module's own functions need.
 SCAFFOLD_IMPORTS = (ImportItem("keras"), ImportItem("pathlib"), ImportItem("h5py"))
@@ -137,6 +143,9 @@ def rewrite(
         for bound in extracted.statement.bound_names:
             symbol = SymbolRef(extracted.statement.module, bound)
             names.claim(symbol, renamed_candidate(symbol))
+    # Values stored instead of their code are made after it (see capture.module_state).
+    for captured in closure.captured:
+        names.claim(captured.symbol, renamed_candidate(captured.symbol))
     fragments = tuple(
         _rewrite_statement(extracted, names, any_name)
         for extracted in closure.statements

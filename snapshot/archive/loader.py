@@ -8,6 +8,7 @@ exactly the bytes it hashed.
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
@@ -18,6 +19,7 @@ from types import ModuleType
 
 import keras
 
+from snapshot.archive.manifest import MODULE_STATE_NAME
 from snapshot.archive.module_source import compile_module
 from snapshot.archive.reader import OpenedArchive, read_archive
 from snapshot.archive.streams import sha256_bytes
@@ -74,8 +76,14 @@ def build_from_opened(
     # whole digest: a module found under this name is the approved one.
     module_name = f"snapshot_{actual}"
     module_path = weights_path.with_name(manifest.module)
-    # On disk for tracebacks and inspect.getsource (autograph reads it); what
-    # runs is compiled from the hashed bytes, not read back from this file.
+    # What the module reads beside itself: arrays, assets, module-level state.
+    for name in manifest.data_members:
+        data_path = weights_path.with_name(name)
+        data_path.write_bytes(opened.members[name])
+        if name == MODULE_STATE_NAME:
+            check_weights_file(data_path, name=name, where=str(path))
+    # On disk for tracebacks; what runs is compiled from the hashed bytes, not
+    # read back from this file.
     module_path.write_bytes(source)
     module = run_generated_module(source, module_path, module_name, where=str(path))
     load_model = getattr(module, "load_model", None)
@@ -89,6 +97,24 @@ def build_from_opened(
         ) from None
 
 
+class _ApprovedSourceLoader(importlib.abc.InspectLoader):
+    """Serves the approved module's source, also after its file is deleted.
+
+    The file lives in a folder removed once the model is loaded. Tracebacks,
+    and TensorFlow's AutoGraph, which converts Python control flow from source
+    (keras-hub's byte-pair tokenizer), read the source through here.
+    """
+
+    def __init__(self, source: bytes) -> None:
+        self._source = source
+
+    def get_source(self, fullname: str) -> str:
+        return importlib.util.decode_source(self._source)
+
+    def is_package(self, fullname: str) -> bool:
+        return False
+
+
 def run_generated_module(
     source: bytes, path: Path, name: str, *, where: str
 ) -> ModuleType:
@@ -96,7 +122,9 @@ def run_generated_module(
     if name in sys.modules:
         return sys.modules[name]
     code = compile_module(source, name=path.name, where=where, filename=str(path))
-    spec = importlib.machinery.ModuleSpec(name, None, origin=str(path))
+    spec = importlib.machinery.ModuleSpec(
+        name, _ApprovedSourceLoader(source), origin=str(path)
+    )
     spec.has_location = True
     module = importlib.util.module_from_spec(spec)
     # Registered before running so dataclasses and pickling can find the module.

@@ -22,6 +22,10 @@ MANIFEST_NAME = "snapshot.json"
 WEIGHTS_NAME = "model.weights.h5"
 REQUIREMENTS_NAME = "requirements.txt"
 PROBE_NAME = "probe.npz"
+#: Optional members, present when the model needs them.
+ARRAYS_NAME = "arrays.npz"
+ASSETS_NAME = "assets.npz"
+MODULE_STATE_NAME = "module_state.weights.h5"
 
 _T = TypeVar("_T")
 
@@ -88,6 +92,34 @@ class DefinitionRecord:
 
 
 @dataclass(frozen=True)
+class ArraysRecord:
+    """The arrays member: array and tensor values the generated module reads."""
+
+    member: str
+    #: Array names in the member.
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AssetsRecord:
+    """The assets member: files layers' ``save_assets()`` wrote (vocabularies)."""
+
+    member: str
+    #: File names, by the expression reaching the layer in the generated module
+    #: (``model.preprocessor.tokenizer``, ``LOOKUP``).
+    layers: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class ModuleStateRecord:
+    """The module-state member: variables of module-level Keras objects."""
+
+    member: str
+    #: Where each object was bound originally, by its name in the generated module.
+    objects: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class ArchiveManifest:
     """The content of ``snapshot.json``."""
 
@@ -114,6 +146,19 @@ class ArchiveManifest:
     definitions: tuple[DefinitionRecord, ...] = ()
     #: When the archive was written (UTC, ISO 8601); the only time-dependent field.
     created: str = ""
+    #: Optional members, each None when absent.
+    arrays: ArraysRecord | None = None
+    assets: AssetsRecord | None = None
+    module_state: ModuleStateRecord | None = None
+
+    @property
+    def data_members(self) -> tuple[str, ...]:
+        """Members the generated module reads beside itself (arrays, assets, state)."""
+        return tuple(
+            record.member
+            for record in (self.arrays, self.assets, self.module_state)
+            if record is not None
+        )
 
     def to_data(self) -> dict[str, Any]:
         """The manifest as JSON data, with the field names of the format."""
@@ -165,6 +210,27 @@ class ArchiveManifest:
                 for d in self.definitions
             ],
             "created": self.created,
+            "arrays": (
+                None
+                if self.arrays is None
+                else {"member": self.arrays.member, "names": list(self.arrays.names)}
+            ),
+            "assets": (
+                None
+                if self.assets is None
+                else {
+                    "member": self.assets.member,
+                    "layers": {k: list(v) for k, v in self.assets.layers.items()},
+                }
+            ),
+            "module_state": (
+                None
+                if self.module_state is None
+                else {
+                    "member": self.module_state.member,
+                    "objects": dict(self.module_state.objects),
+                }
+            ),
         }
 
     def to_json(self) -> str:
@@ -191,6 +257,9 @@ class ArchiveManifest:
         model = fields.record("model")
         verification = fields.optional_record("verification")
         git = source.optional_record("git")
+        arrays = fields.optional_record("arrays")
+        assets = fields.optional_record("assets")
+        module_state = fields.optional_record("module_state")
         return cls(
             format=FORMAT_NAME,
             format_version=FORMAT_VERSION,
@@ -239,6 +308,32 @@ class ArchiveManifest:
                 for d in fields.record_list("definitions")
             ),
             created=fields.text("created", default=""),
+            arrays=(
+                None
+                if arrays is None
+                else ArraysRecord(
+                    member=arrays.text("member"), names=tuple(arrays.text_list("names"))
+                )
+            ),
+            assets=(
+                None
+                if assets is None
+                else AssetsRecord(
+                    member=assets.text("member"),
+                    layers={
+                        key: tuple(files)
+                        for key, files in assets.list_mapping("layers").items()
+                    },
+                )
+            ),
+            module_state=(
+                None
+                if module_state is None
+                else ModuleStateRecord(
+                    member=module_state.text("member"),
+                    objects=module_state.text_mapping("objects"),
+                )
+            ),
         )
 
 
@@ -278,7 +373,8 @@ def _is_finite_number(value: object) -> bool:
 
 
 def _is_input_structure(value: object, *, depth: int) -> bool:
-    """True for ``{"shape", "dtype"}`` leaves in ``dict``/``list``/``tuple``/``call`` nodes."""
+    """True for ``{"shape", "dtype"}`` leaves in ``dict``/``list``/``tuple``/``call``
+    nodes, under an optional top-level ``submodels`` node."""
     if depth > _MAX_INPUT_DEPTH or not isinstance(value, dict) or len(value) > 2:
         return False
 
@@ -318,7 +414,8 @@ def _is_input_structure(value: object, *, depth: int) -> bool:
             and nodes(items["args"])
             and pairs(items["kwargs"])
         )
-    if kind == "dict":
+    if kind == "dict" or (kind == "submodels" and depth == 0):
+        # A model without call(): the inputs of each sub-model, by attribute.
         return pairs(items)
     return kind in ("list", "tuple") and nodes(items)
 
@@ -389,6 +486,18 @@ class _Fields:
                 lambda v: isinstance(v, dict)
                 and all(isinstance(i, str) for i in v.values()),
                 default,
+            )
+        )
+
+    def list_mapping(self, key: str) -> dict[str, list[str]]:
+        return dict(
+            self._take(
+                key,
+                lambda v: isinstance(v, dict)
+                and all(
+                    isinstance(files, list) and all(isinstance(f, str) for f in files)
+                    for files in v.values()
+                ),
             )
         )
 

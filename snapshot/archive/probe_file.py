@@ -1,9 +1,9 @@
-"""Check the probe member, ``probe.npz``, before numpy reads it.
+"""Check the ``.npz`` members (the probe, stored arrays, assets) before numpy reads them.
 
 An ``.npz`` file is itself a zip of ``.npy`` files, each with a header that
 declares its shape and dtype. ``numpy.load`` accepts any zip compression and
 allocates what a header declares before reading the data; with an object
-dtype it would unpickle. So the probe is read here first, with the archive's
+dtype it would unpickle. So each is read here first, with the archive's
 own rules: stored or deflated members only, the bytes produced counted, and
 every header's declared size equal to the data that follows it.
 """
@@ -19,16 +19,31 @@ import zlib
 from snapshot.errors import ArchiveError, one_line, printable
 
 #: ``input_0.npy``, ``output_3.npy``: what :mod:`snapshot.capture.probe` writes.
-_ARRAY_NAME = re.compile(r"^(input|output)_[0-9]{1,4}\.npy$")
-_MAX_ARRAYS = 1024
+PROBE_ARRAY_NAME = re.compile(r"^(input|output)_[0-9]{1,4}\.npy$")
+#: ``units.npy``: a stored constructor argument, by its Python-safe name.
+STORED_ARRAY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}\.npy$")
+#: ``model/lookup/vocabulary.txt.npy``: a file a layer's save_assets() wrote,
+#: under the layer's path; no part starts with a dot, so none is ``..``.
+ASSET_ARRAY_NAME = re.compile(
+    r"^[\w][\w.-]{0,99}(/[\w][\w.-]{0,99}){0,31}\.npy$", re.ASCII
+)
+_MAX_ARRAYS = 4096
 _MAX_RANK = 32
-#: Array kinds a probe holds: booleans, numbers, fixed-width strings, opaque
+#: Array kinds a snapshot stores: booleans, numbers, fixed-width strings, opaque
 #: (bfloat16). Never objects, which numpy stores as pickles.
 _ARRAY_KINDS = frozenset("biufcSUV")
 
 
 def check_probe(data: bytes, *, name: str, where: str, limit: int) -> None:
-    """Raise ArchiveError unless ``data`` is an npz numpy reads within ``limit`` bytes."""
+    """Raise ArchiveError unless ``data`` is a probe numpy reads within ``limit`` bytes."""
+    check_npz(data, name=name, where=where, limit=limit, array_name=PROBE_ARRAY_NAME)
+
+
+def check_npz(
+    data: bytes, *, name: str, where: str, limit: int, array_name: re.Pattern[str]
+) -> None:
+    """Raise ArchiveError unless ``data`` is an npz of plain arrays named like
+    ``array_name`` that numpy reads within ``limit`` bytes."""
     from numpy.lib import format as npy
 
     def refuse(why: str) -> ArchiveError:
@@ -38,23 +53,25 @@ def check_probe(data: bytes, *, name: str, where: str, limit: int) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as probe:
             infos = probe.infolist()
             if len(infos) > _MAX_ARRAYS:
-                raise refuse(f"holds {len(infos)} arrays, more than a probe")
+                raise refuse(f"holds {len(infos)} arrays, more than a snapshot writes")
             left = limit
             for info in infos:
                 shown = printable(repr(info.filename))
-                if not _ARRAY_NAME.match(info.filename):
-                    raise refuse(f"holds {shown}, which is not a probe array")
+                if not array_name.match(info.filename):
+                    raise refuse(
+                        f"holds {shown}, which is not an array name it may hold"
+                    )
                 if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                     raise refuse(
                         f"holds {shown} compressed other than stored or deflated"
                     )
                 if info.file_size > left:
-                    raise refuse("is larger than a probe may be")
+                    raise refuse("is larger than the archive's limit")
                 with probe.open(info) as stream:
                     array_bytes = stream.read(left + 1)
                 left -= len(array_bytes)
                 if left < 0:
-                    raise refuse("is larger than a probe may be")
+                    raise refuse("is larger than the archive's limit")
                 stream = io.BytesIO(array_bytes)
                 version = npy.read_magic(stream)
                 if version == (1, 0):

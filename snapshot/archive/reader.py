@@ -23,12 +23,20 @@ from pathlib import Path
 from typing import IO
 
 from snapshot.archive.manifest import (
+    ARRAYS_NAME,
+    ASSETS_NAME,
     MANIFEST_NAME,
+    MODULE_STATE_NAME,
     REQUIREMENTS_NAME,
     ArchiveManifest,
 )
 from snapshot.archive.module_source import decode_module
-from snapshot.archive.probe_file import check_probe
+from snapshot.archive.probe_file import (
+    ASSET_ARRAY_NAME,
+    STORED_ARRAY_NAME,
+    check_npz,
+    check_probe,
+)
 from snapshot.archive.streams import (
     MemberOpener,
     bounded,
@@ -156,6 +164,18 @@ def read_archive(
             where=where,
             limit=MAX_IN_MEMORY_BYTES,
         )
+        for record, array_name in (
+            (manifest.arrays, STORED_ARRAY_NAME),
+            (manifest.assets, ASSET_ARRAY_NAME),
+        ):
+            if record is not None:
+                check_npz(
+                    members[record.member],
+                    name=record.member,
+                    where=where,
+                    limit=MAX_IN_MEMORY_BYTES,
+                    array_name=array_name,
+                )
         if before_weights is not None:
             before_weights(opened)
         digest = hash_streaming(listed[manifest.weights].open, copy_to=weights_to)
@@ -235,6 +255,19 @@ def expected_members(manifest: ArchiveManifest, *, where: str) -> dict[str, str]
                 f"which must be a file name ending in {suffix}"
             )
         roles[name] = role
+    for record, fixed, role in (
+        (manifest.arrays, ARRAYS_NAME, "arrays"),
+        (manifest.assets, ASSETS_NAME, "assets"),
+        (manifest.module_state, MODULE_STATE_NAME, "module state"),
+    ):
+        if record is None:
+            continue
+        if record.member != fixed or fixed in roles:
+            raise ArchiveError(
+                f"{where}: manifest names {printable(repr(record.member))} as the "
+                f"{role}, which the format names {fixed}"
+            )
+        roles[fixed] = role
     if REQUIREMENTS_NAME in roles:
         raise ArchiveError(
             f"{where}: manifest names {REQUIREMENTS_NAME} as the {roles[REQUIREMENTS_NAME]}"

@@ -70,14 +70,17 @@ class Graph:
         yield self.result
 
 
-def describe_graph(model: Any, *, where: str) -> values.Builder:
+def describe_graph(
+    model: Any, *, where: str, arrays: values.ArrayStore | None = None
+) -> values.Builder:
     """The builder of ``model``, a Keras functional or Sequential model.
 
-    ModelStateError names the layer that cannot be written.
+    Arrays among its layers' arguments go into ``arrays``. ModelStateError
+    names the layer that cannot be written.
     """
     kind = keras_compat.graph_kind(model)
     _refuse_layers_in_two_models(model, where=where)
-    writer = _GraphWriter(model, where=where)
+    writer = _GraphWriter(model, where=where, arrays=arrays)
     if kind == "sequential":
         result = writer.sequential()
     elif kind == "functional":
@@ -158,9 +161,12 @@ def all_from_config(expression: values.Expression) -> tuple[str, ...]:
 class _GraphWriter:
     """Walks one graph; fills ``steps`` and returns the model's construction."""
 
-    def __init__(self, model: Any, *, where: str) -> None:
+    def __init__(
+        self, model: Any, *, where: str, arrays: values.ArrayStore | None
+    ) -> None:
         self.model = model
         self.where = where
+        self.arrays = values.ArrayStore() if arrays is None else arrays
         self.steps: list[Step] = []
         self.from_config: list[str] = []
         self._taken: set[str] = set()
@@ -292,7 +298,9 @@ class _GraphWriter:
                     for key, item in value.items()
                 )
             )
-        return values.describe(value, where=f"{self.where}: an argument in the graph")
+        return values.describe(
+            value, where=f"{self.where}: an argument in the graph", arrays=self.arrays
+        )
 
     # Sequential ----------------------------------------------------------------
 
@@ -314,7 +322,12 @@ class _GraphWriter:
     def _input(self, tensor: Any, layer: Any) -> values.Expression:
         """``keras.Input(shape=..., dtype=..., name=...)`` for one input of the graph."""
         keywords: list[tuple[str, values.Expression]] = [
-            ("shape", values.describe(tuple(tensor.shape[1:]), where=self.where)),
+            (
+                "shape",
+                values.describe(
+                    tuple(tensor.shape[1:]), where=self.where, arrays=self.arrays
+                ),
+            ),
             ("dtype", values.Literal(str(tensor.dtype))),
         ]
         if tensor.shape[0] is not None:
@@ -331,9 +344,9 @@ class _GraphWriter:
         """How to make ``layer`` again: its recorded call, or its config."""
         where = f"{self.where}: layer {layer.name!r} of {self.model.name!r}"
         if keras_compat.graph_kind(layer) is not None:
-            return describe_graph(layer, where=where)
+            return describe_graph(layer, where=where, arrays=self.arrays)
         if recorded_call(layer) is not None:
-            construction = values.describe(layer, where=where)
+            construction = values.describe(layer, where=where, arrays=self.arrays)
             if isinstance(construction, values.Call):
                 return _with_layer_state(construction, layer)
         if type(layer).__module__.startswith("keras."):
@@ -351,7 +364,7 @@ class _GraphWriter:
         self.from_config.append(str(layer.name))
         return values.Call(
             _class_ref(type(layer), where=where),
-            (values.describe(config, where=where),),
+            (values.describe(config, where=where, arrays=self.arrays),),
             method="from_config",
         )
 

@@ -7,7 +7,9 @@ Inputs are flattened in the order of their recorded structure; outputs with
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +17,14 @@ import keras
 import numpy as np
 
 from snapshot import keras_compat
-from snapshot.capture.state import CallSpecs, InputStructure, TensorSpec, call_model
+from snapshot.capture.state import (
+    STRING_DTYPE,
+    CallSpecs,
+    InputStructure,
+    SubmodelSpecs,
+    TensorSpec,
+    call_model,
+)
 from snapshot.model import CallInputs
 
 #: Larger example batches are cut to their first rows to keep archives small.
@@ -33,41 +42,65 @@ class Probe:
 
 def make_probe(model: keras.Model, inputs: Any, specs: InputStructure) -> Probe:
     """Run ``model`` in inference mode on ``inputs`` (or on generated data)."""
-    if inputs is None:
-        arrays = [
-            _generated(spec, seed) for seed, spec in enumerate(flatten_specs(specs))
-        ]
-    else:
-        arrays = [keras.ops.convert_to_numpy(a) for a in _flatten(inputs, specs)]
-        if sum(a.nbytes for a in arrays) > _MAX_PROBE_BYTES:
-            arrays = [a[:_PROBE_ROWS] if a.ndim else a for a in arrays]
+    arrays = _probe_inputs(inputs, specs, seed=0)
     outputs = run(model, specs, tuple(arrays))
     return Probe(tuple(arrays), outputs)
+
+
+def _probe_inputs(inputs: Any, specs: InputStructure, *, seed: int) -> list[np.ndarray]:
+    if isinstance(specs, SubmodelSpecs):
+        # Sub-models not given inputs are probed on generated data.
+        given = inputs or {}
+        found: list[np.ndarray] = []
+        for name, spec in specs.submodels.items():
+            found += _probe_inputs(given.get(name), spec, seed=seed + len(found))
+        return found
+    if inputs is None:
+        return [
+            _generated(spec, seed + offset)
+            for offset, spec in enumerate(flatten_specs(specs))
+        ]
+    arrays = [_numpy(a) for a in _flatten(inputs, specs)]
+    if sum(a.nbytes for a in arrays) > _MAX_PROBE_BYTES:
+        arrays = [a[:_PROBE_ROWS] if a.ndim else a for a in arrays]
+    return arrays
 
 
 def run(
     model: keras.Model, specs: InputStructure, arrays: tuple[np.ndarray, ...]
 ) -> tuple[np.ndarray, ...]:
-    """The model's flattened outputs on ``arrays`` packed as ``specs``."""
+    """The model's flattened outputs on ``arrays`` packed as ``specs``, in inference mode.
+
+    ``training=False`` is passed even when the model's ``call()`` does not
+    declare it: Keras takes it off and hands it down through its call context
+    to Dropout and the augmentation layers, which otherwise default to their
+    random training behaviour. Layers that draw random numbers at inference
+    (a VAE's sampling layer) draw them from seed generators set to fixed states
+    for the run, so the rebuilt model draws the same numbers.
+    """
     structured = unflatten(specs, list(arrays))
-    options = {"training": False} if _takes_training(model) else {}
-    outputs = call_model(model, structured, **options)
-    return tuple(
-        np.asarray(keras.ops.convert_to_numpy(o)) for o in keras.tree.flatten(outputs)
-    )
+    with _fixed_seed_states(model):
+        outputs = call_model(model, structured, training=False)
+    return tuple(_numpy(o) for o in keras.tree.flatten(outputs))
 
 
 def max_difference(
     expected: tuple[np.ndarray, ...], actual: tuple[np.ndarray, ...]
 ) -> float:
-    """Largest absolute difference; infinite when shapes or counts differ."""
+    """Largest absolute difference; infinite when shapes or counts differ.
+
+    Text outputs (a lookup inverted back to tokens) are equal or infinitely apart.
+    """
     if len(expected) != len(actual):
         return float("inf")
     largest = 0.0
     for want, got in zip(expected, actual, strict=True):
         if want.shape != got.shape:
             return float("inf")
-        if want.size:
+        if _is_text(want) or _is_text(got):
+            if not np.array_equal(want, got):
+                return float("inf")
+        elif want.size:
             want64, got64 = want.astype("float64"), got.astype("float64")
             diff = np.abs(want64 - got64)
             # NaN where the original gave NaN is a match; anywhere else, a mismatch.
@@ -128,6 +161,8 @@ def unflatten(specs: InputStructure, arrays: list[Any]) -> Any:
     """Pack ``arrays`` (in flattening order) into the structure of ``specs``."""
     if isinstance(specs, TensorSpec):
         return arrays.pop(0)
+    if isinstance(specs, SubmodelSpecs):
+        return {key: unflatten(value, arrays) for key, value in specs.submodels.items()}
     if isinstance(specs, CallSpecs):
         positional = [unflatten(value, arrays) for value in specs.args]
         keywords = {
@@ -142,6 +177,12 @@ def unflatten(specs: InputStructure, arrays: list[Any]) -> Any:
 def _flatten(values: Any, specs: InputStructure) -> list[Any]:
     if isinstance(specs, TensorSpec):
         return [values]
+    if isinstance(specs, SubmodelSpecs):
+        return [
+            leaf
+            for key, spec in specs.submodels.items()
+            for leaf in _flatten(values[key], spec)
+        ]
     if isinstance(specs, CallSpecs):
         positional = [
             leaf
@@ -162,7 +203,29 @@ def _flatten(values: Any, specs: InputStructure) -> list[Any]:
     ]
 
 
+def _numpy(value: Any) -> np.ndarray:
+    """``value`` as a NumPy array that ``np.savez`` stores without pickle.
+
+    TensorFlow hands strings back as an object array of ``bytes``.
+    """
+    array = np.asarray(keras.ops.convert_to_numpy(value))
+    if array.dtype == object:
+        flat = array.ravel().tolist()
+        if all(isinstance(item, bytes) for item in flat):
+            return np.array([item.decode("utf-8") for item in flat]).reshape(
+                array.shape
+            )
+        return array.astype(str)
+    return array
+
+
+def _is_text(array: np.ndarray) -> bool:
+    return array.dtype.kind in "USO"
+
+
 def _generated(spec: TensorSpec, seed: int) -> np.ndarray:
+    if spec.dtype == STRING_DTYPE:
+        return np.full(spec.shape, "")
     dtype = np.dtype(spec.dtype)
     if dtype.kind == "f":
         return np.random.default_rng(seed).normal(size=spec.shape).astype(dtype)
@@ -170,5 +233,21 @@ def _generated(spec: TensorSpec, seed: int) -> np.ndarray:
     return np.zeros(spec.shape, dtype=dtype)
 
 
-def _takes_training(model: keras.Model) -> bool:
-    return keras_compat.call_takes_training(model)
+@contextlib.contextmanager
+def _fixed_seed_states(model: keras.Model) -> Iterator[None]:
+    """Set every seed generator the model's layers own to a fixed state; restore after.
+
+    The states count the random draws made so far and are not among the
+    weights, so they differ between the trained model and its rebuilt copy.
+    """
+    generators = keras_compat.seed_generators(model)
+    saved = [keras.ops.convert_to_numpy(g.state.value) for g in generators]
+    try:
+        for position, generator in enumerate(generators):
+            shape, dtype = tuple(generator.state.shape), generator.state.dtype
+            fixed = np.arange(position + 1, position + 1 + int(np.prod(shape)))
+            generator.state.assign(fixed.reshape(shape).astype(dtype))
+        yield
+    finally:
+        for generator, state in zip(generators, saved, strict=True):
+            generator.state.assign(state)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import keras
@@ -21,6 +21,7 @@ import numpy as np
 from snapshot import keras_compat
 from snapshot.analysis.modules import user_frame
 from snapshot.capture import values
+from snapshot.capture.assets import AssetLayer, find_asset_layers
 from snapshot.capture.record import recorded_call
 from snapshot.errors import ModelStateError, describe_failure
 from snapshot.model import CallInputs
@@ -34,6 +35,10 @@ class TensorSpec:
     dtype: str
 
 
+#: The dtype of text inputs in a TensorSpec (Keras' name for it).
+STRING_DTYPE = "string"
+
+
 @dataclass(frozen=True)
 class CallSpecs:
     """Specs of the positional and keyword arguments a model is called with."""
@@ -42,15 +47,42 @@ class CallSpecs:
     kwargs: dict[str, Any]
 
 
-#: A TensorSpec, a list, tuple or str-keyed dict nesting them, or CallSpecs.
+@dataclass(frozen=True)
+class SubmodelSpecs:
+    """Inputs of each sub-model of a model without ``call()``, by attribute name.
+
+    A trainer wrapper (a VAE holding ``encoder`` and ``decoder``, a GAN holding
+    ``generator`` and ``discriminator``) defines only ``train_step``: it is
+    built, probed and verified through its sub-models, each on its own inputs.
+    """
+
+    submodels: dict[str, Any]
+
+
+#: A TensorSpec, a list, tuple or str-keyed dict nesting them, CallSpecs, or
+#: SubmodelSpecs (at the top only).
 InputStructure = Any
 
 
 def call_model(model: keras.Model, inputs: Any, **options: Any) -> Any:
-    """Call ``model`` on ``inputs``, spreading CallInputs over its arguments."""
+    """Call ``model`` on ``inputs``, spreading CallInputs over its arguments.
+
+    A model without ``call()`` gets a dict of inputs by sub-model: each of
+    those is called on its own, and the outputs come back in a dict.
+    """
+    if not has_call(model):
+        return {
+            name: call_model(getattr(model, name), value, **options)
+            for name, value in inputs.items()
+        }
     if isinstance(inputs, CallInputs):
         return model(*inputs.args, **inputs.kwargs, **options)
     return model(inputs, **options)
+
+
+def has_call(model: keras.Model) -> bool:
+    """False for a model that inherits ``call()`` from Keras' ``Model`` (which raises)."""
+    return type(model).call is not keras.Model.call
 
 
 @dataclass(frozen=True)
@@ -67,28 +99,55 @@ class ModelState:
     #: The dtype policy the model was built under (``mixed_float16``, say): its
     #: layers compute in it, so the rebuilt model must be made under it too.
     dtype_policy: str = "float32"
+    #: Arrays and tensors among the constructor arguments, by the name the
+    #: constructor call reads them under. Left out of ``repr`` and comparisons:
+    #: the generated text depends on their names only, and ``repr`` keys the
+    #: module cache.
+    arrays: tuple[tuple[str, np.ndarray], ...] = field(
+        default=(), repr=False, compare=False
+    )
+    #: The model's layers that keep state outside the weights (vocabularies),
+    #: with the files their ``save_assets()`` wrote.
+    assets: tuple[AssetLayer, ...] = ()
 
 
 def capture_state(
     model: keras.Model, *, inputs: Any = None, config: Mapping[str, Any] | None = None
 ) -> ModelState:
     """Record ``model``'s constructor arguments and input structure, and check them."""
-    input_specs = _input_specs(model, inputs)
-    if not model.built:
-        # An unbuilt model has no weights to save yet; build it like the loader will.
-        _call_on(model, zeros_like_specs(input_specs))
+    if has_call(model):
+        input_specs = _input_specs(model, inputs)
+        if not model.built:
+            # An unbuilt model has no weights to save yet; build it like the loader will.
+            _call_on(model, zeros_like_specs(input_specs))
+    else:
+        input_specs = _submodel_specs(model, inputs)
+        # Keras never builds a model it cannot call, and refuses to save the
+        # weights of an unbuilt one; its sub-models hold every weight and are built.
+        model.built = True
     kind = keras_compat.graph_kind(model)
     if kind is not None:
         return _graph_state(model, kind, input_specs, config)
     args, varargs, source = _constructor_args(model, config)
+    arrays = values.ArrayStore()
     constructor = values.Call(
         values.Ref(type(model).__module__, type(model).__name__),
         tuple(
-            values.describe(v, where="a positional constructor argument")
+            values.describe(
+                v, where="a positional constructor argument", arrays=arrays, name="arg"
+            )
             for v in varargs
         ),
         tuple(
-            (name, values.describe(value, where=f"constructor argument {name!r}"))
+            (
+                name,
+                values.describe(
+                    value,
+                    where=f"constructor argument {name!r}",
+                    arrays=arrays,
+                    name=name,
+                ),
+            )
             for name, value in args.items()
         ),
     )
@@ -97,7 +156,14 @@ def capture_state(
         # (Verification, on by default, rebuilds from every source.)
         _check_rebuild(model, args, varargs, input_specs, source)
     policy = getattr(getattr(model, "dtype_policy", None), "name", "float32")
-    return ModelState(constructor, input_specs, source, dtype_policy=policy)
+    return ModelState(
+        constructor,
+        input_specs,
+        source,
+        dtype_policy=policy,
+        arrays=tuple(arrays.arrays.items()),
+        assets=find_asset_layers(model, root_name="model"),
+    )
 
 
 def _graph_state(
@@ -112,19 +178,39 @@ def _graph_state(
             f"config= gives constructor arguments, but {model.name!r} is a Keras "
             f"{kind} model, rebuilt from its graph; leave config= out"
         )
-    constructor = values.describe(model, where=f"the {kind} model {model.name!r}")
+    arrays = values.ArrayStore()
+    constructor = values.describe(
+        model, where=f"the {kind} model {model.name!r}", arrays=arrays
+    )
     policy = getattr(getattr(model, "dtype_policy", None), "name", "float32")
-    return ModelState(constructor, input_specs, f"{kind} graph", dtype_policy=policy)
+    return ModelState(
+        constructor,
+        input_specs,
+        f"{kind} graph",
+        dtype_policy=policy,
+        arrays=tuple(arrays.arrays.items()),
+        assets=find_asset_layers(model, root_name="model"),
+    )
 
 
 def zeros_like_specs(specs: InputStructure) -> Any:
     """Zero arrays shaped like ``specs``, for building a model."""
-    return _map_specs(lambda spec: np.zeros(spec.shape, dtype=spec.dtype), specs)
+    return _map_specs(_zeros, specs)
+
+
+def _zeros(spec: TensorSpec) -> np.ndarray:
+    if spec.dtype == STRING_DTYPE:
+        return np.full(spec.shape, "")
+    return np.zeros(spec.shape, dtype=spec.dtype)
 
 
 def _map_specs(function: Any, specs: InputStructure) -> Any:
     if isinstance(specs, TensorSpec):
         return function(specs)
+    if isinstance(specs, SubmodelSpecs):
+        return {
+            name: _map_specs(function, value) for name, value in specs.submodels.items()
+        }
     if isinstance(specs, CallSpecs):
         return CallInputs(
             *(_map_specs(function, value) for value in specs.args),
@@ -151,6 +237,10 @@ def specs_to_json(specs: InputStructure) -> Any:
     """Input specs as JSON data, containers tagged so tuples stay tuples."""
     if isinstance(specs, TensorSpec):
         return {"shape": list(specs.shape), "dtype": specs.dtype}
+    if isinstance(specs, SubmodelSpecs):
+        return {
+            "submodels": [[k, specs_to_json(v)] for k, v in specs.submodels.items()]
+        }
     if isinstance(specs, CallSpecs):
         return {
             "call": {
@@ -170,6 +260,10 @@ def specs_from_json(data: Any) -> InputStructure:
     """Inverse of :func:`specs_to_json`."""
     if "shape" in data:
         return TensorSpec(tuple(int(d) for d in data["shape"]), str(data["dtype"]))
+    if "submodels" in data:
+        return SubmodelSpecs(
+            {key: specs_from_json(value) for key, value in data["submodels"]}
+        )
     if "call" in data:
         return CallSpecs(
             tuple(specs_from_json(value) for value in data["call"]["args"]),
@@ -188,25 +282,96 @@ def specs_from_json(data: Any) -> InputStructure:
 def _input_specs(model: keras.Model, inputs: Any) -> InputStructure:
     if inputs is not None:
         return _specs_of(inputs)
-    if keras_compat.graph_kind(model) == "functional":
-        # A functional model knows its inputs from the start.
-        structure, _ = keras_compat.graph_structure(model)
-        return keras.tree.map_structure(
-            lambda tensor: TensorSpec(
-                tuple(1 if d is None else int(d) for d in tensor.shape),
-                str(tensor.dtype),
-            ),
-            structure,
-        )
+    symbolic = _functional_inputs(model)
+    if symbolic is not None:
+        return symbolic
     recorded = keras_compat.build_input_shapes(model)
-    if not model.built or not recorded or len(recorded) != 1:
+    values = list(recorded.values()) if recorded else []
+    if not model.built or len(values) != 1 or values[0] is None:
         raise ModelStateError(
             f"{type(model).__name__} has not been called on data yet, so its input "
             "shapes are unknown; pass inputs= (an example batch) to snapshot.save"
         )
-    (shapes,) = recorded.values()
     dtype = str(getattr(model, "input_dtype", None) or model.compute_dtype)
-    return _specs_from_shapes(shapes, dtype)
+    return _specs_from_shapes(values[0], dtype)
+
+
+def _functional_inputs(model: keras.Model) -> InputStructure | None:
+    """Specs of a functional model's symbolic inputs (``keras.Input``), batch size 1."""
+    try:
+        symbolic = model.input
+    except (AttributeError, ValueError):  # not functional, or never called
+        return None
+    leaves = keras.tree.flatten(symbolic)
+    if not leaves or not all(isinstance(t, keras.KerasTensor) for t in leaves):
+        return None
+    return keras.tree.map_structure(
+        lambda tensor: TensorSpec(
+            tuple(1 if d is None else int(d) for d in tensor.shape),
+            _dtype_name(tensor.dtype),
+        ),
+        symbolic,
+    )
+
+
+def _submodel_specs(model: keras.Model, inputs: Any) -> SubmodelSpecs:
+    """Each sub-model's inputs, for a model without ``call()``.
+
+    By default the shapes each sub-model recorded at its first call; ``inputs``
+    may give example batches by attribute name instead.
+    """
+    name = type(model).__name__
+    submodels = callable_submodels(model)
+    if not submodels:
+        raise ModelStateError(
+            f"{name} has no call() method and no sub-model that has one; "
+            "a snapshot is verified by calling the model or its sub-models"
+        )
+    given = {} if inputs is None else inputs
+    if not isinstance(given, Mapping) or not set(given) <= set(submodels):
+        raise ModelStateError(
+            f"{name} has no call() method: pass inputs= as a dict of example "
+            f"batches by sub-model ({', '.join(repr(k) for k in submodels)}), "
+            "or leave it out to use the shapes they were built with"
+        )
+    specs: dict[str, InputStructure] = {}
+    for attribute, submodel in submodels.items():
+        if attribute in given:
+            if isinstance(given[attribute], CallInputs):
+                raise ModelStateError(
+                    f"sub-model {attribute!r} of {name}: CallInputs is not supported "
+                    "for the sub-models of a model without call()"
+                )
+            specs[attribute] = _specs_of(given[attribute])
+            if not submodel.built:
+                _call_on(submodel, zeros_like_specs(specs[attribute]))
+            continue
+        try:
+            specs[attribute] = _input_specs(submodel, None)
+        except ModelStateError:
+            raise ModelStateError(
+                f"sub-model {attribute!r} of {name} has not been called on data yet; "
+                f"pass inputs={{{attribute!r}: an example batch, ...}} to snapshot.save"
+            ) from None
+    return SubmodelSpecs(specs)
+
+
+def callable_submodels(model: keras.Model) -> dict[str, keras.layers.Layer]:
+    """The layers and models a model holds directly as attributes, that have ``call()``.
+
+    Keras' own bookkeeping attributes (``_layers``, trackers) are left out:
+    only attributes holding a layer themselves count.
+    """
+    found: dict[str, keras.layers.Layer] = {}
+    for attribute, value in vars(model).items():
+        if (
+            isinstance(value, keras.layers.Layer)
+            and not isinstance(value, keras.metrics.Metric)
+            and has_call(value)
+            and value not in found.values()
+        ):
+            found[attribute] = value
+    return found
 
 
 def _specs_of(inputs: Any) -> InputStructure:
@@ -219,8 +384,18 @@ def _specs_of(inputs: Any) -> InputStructure:
         return {str(key): _specs_of(value) for key, value in inputs.items()}
     if isinstance(inputs, (list, tuple)) and not _is_array_like_list(inputs):
         return type(inputs)(_specs_of(value) for value in inputs)
-    array = keras.ops.convert_to_numpy(inputs)
-    return TensorSpec(tuple(int(d) for d in array.shape), str(array.dtype))
+    array = np.asarray(keras.ops.convert_to_numpy(inputs))
+    return TensorSpec(tuple(int(d) for d in array.shape), _dtype_name(array.dtype))
+
+
+def _dtype_name(dtype: Any) -> str:
+    """``float32``; text (NumPy ``<U5``, ``object`` or Keras ``string``) is ``string``."""
+    name = str(dtype)
+    try:
+        kind = np.dtype(name).kind
+    except TypeError:  # a dtype NumPy does not know (bfloat16 without ml_dtypes)
+        return name
+    return STRING_DTYPE if name == STRING_DTYPE or kind in "USO" else name
 
 
 def _is_array_like_list(value: Any) -> bool:

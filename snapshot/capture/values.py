@@ -15,6 +15,8 @@ import dataclasses
 import enum
 import inspect
 import math
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,7 +28,7 @@ from snapshot.analysis.modules import Origin, classify
 from snapshot.analysis.session import no_source_message
 from snapshot.capture.record import recorded_call
 from snapshot.config import SnapshotConfig
-from snapshot.errors import ModelStateError
+from snapshot.errors import ModelStateError, one_line
 from snapshot.model import ImportItem, SymbolRef
 
 if TYPE_CHECKING:
@@ -107,17 +109,87 @@ class Builder:
     graph: Graph
 
 
+@dataclass(frozen=True)
+class StoredArray:
+    """An array kept in the archive's arrays member, by name (too big for code)."""
+
+    key: str
+
+
 Expression = (
-    Ref | Literal | Member | Sequence | Mapping | Call | Local | Apply | Builder
+    Ref
+    | Literal
+    | Member
+    | Sequence
+    | Mapping
+    | Call
+    | Local
+    | Apply
+    | Builder
+    | StoredArray
 )
 
-#: Largest array written out as a literal list.
-_MAX_ARRAY_ITEMS = 4096
+
+class ArrayStore:
+    """Arrays met while describing values, each under a unique name.
+
+    Arrays and tensors are data, not code: twenty floats written as a literal
+    take twenty lines, a graph's edge list thousands. They are stored in the
+    archive and the generated module reads them back. One object passed
+    twice is stored once.
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray] | None = None) -> None:
+        self.arrays: dict[str, np.ndarray] = dict(arrays or {})
+        self._keys: dict[int, tuple[Any, StoredArray]] = {}
+
+    def add(self, value: Any, array: np.ndarray, *, hint: str) -> StoredArray:
+        """Store ``array``, the NumPy form of ``value``, named after ``hint``."""
+        known = self._keys.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        base = re.sub(r"\W+", "_", hint).strip("_") or "array"
+        key, count = base, 1
+        while key in self.arrays:
+            count += 1
+            key = f"{base}_{count}"
+        self.arrays[key] = array
+        # The value is kept so that its id cannot be reused by another object.
+        self._keys[id(value)] = (value, StoredArray(key))
+        return StoredArray(key)
 
 
-def describe(value: Any, *, where: str) -> Expression:
-    """An expression that rebuilds ``value``; ModelStateError when there is none."""
-    return _Describer(where).describe(value)
+def describe(
+    value: Any, *, where: str, arrays: ArrayStore | None = None, name: str = ""
+) -> Expression:
+    """An expression that rebuilds ``value``; ModelStateError when there is none.
+
+    Arrays and tensors go into ``arrays`` (a throwaway store when None), named
+    after ``name``.
+    """
+    store = ArrayStore() if arrays is None else arrays
+    return _Describer(where, store, name).describe(value)
+
+
+def as_numpy(value: Any) -> np.ndarray:
+    """An array or tensor as a NumPy array that ``np.savez`` stores without pickle.
+
+    TensorFlow hands text back as an object array of ``bytes``; it becomes a
+    unicode array. Other object arrays stay as they are (and cannot be stored).
+    """
+    if isinstance(value, np.ndarray):
+        array = value
+    else:
+        import keras
+
+        array = np.asarray(keras.ops.convert_to_numpy(value))
+    if array.dtype == object:
+        flat = array.ravel().tolist()
+        if all(isinstance(item, bytes) for item in flat):
+            flat = [item.decode("utf-8") for item in flat]
+        if all(isinstance(item, str) for item in flat):
+            return np.array(flat, dtype=str).reshape(array.shape)
+    return array
 
 
 def references(expression: Expression) -> list[Ref]:
@@ -144,14 +216,20 @@ def _same_name(name: str) -> str:
 def render(
     expression: Expression,
     name_of: Callable[[Ref], str],
+    array_of: Callable[[str], str] | None = None,
     *,
     local_of: Callable[[str], str] = _same_name,
 ) -> str:
     """Python source for ``expression``; ``name_of`` spells each reference.
 
-    ``local_of`` spells local variables and builder functions, whose names the
-    module may have to change to keep clear of its module-level names.
+    ``array_of`` spells the read of a stored array by its key. ``local_of``
+    spells local variables and builder functions, whose names the module may
+    have to change to keep clear of its module-level names.
     """
+    if isinstance(expression, StoredArray):
+        if array_of is None:
+            raise ValueError("render() met a stored array without array_of")
+        return array_of(expression.key)
     if isinstance(expression, Literal):
         return repr(expression.value)
     if isinstance(expression, Ref):
@@ -163,27 +241,32 @@ def render(
     if isinstance(expression, Member):
         return f"{name_of(expression.owner)}.{expression.name}"
     if isinstance(expression, Sequence):
-        items = [render(item, name_of, local_of=local_of) for item in expression.items]
+        items = [
+            render(item, name_of, array_of, local_of=local_of)
+            for item in expression.items
+        ]
         if expression.kind == "tuple":
             return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
         return f"[{', '.join(items)}]"
     if isinstance(expression, Mapping):
         pairs = (
-            f"{render(key, name_of, local_of=local_of)}: "
-            f"{render(value, name_of, local_of=local_of)}"
+            f"{render(key, name_of, array_of, local_of=local_of)}: "
+            f"{render(value, name_of, array_of, local_of=local_of)}"
             for key, value in expression.items
         )
         return f"{{{', '.join(pairs)}}}"
     if isinstance(expression, Apply):
         # A layer is a name, a builder call or a construction: none needs brackets.
-        callee = render(expression.function, name_of, local_of=local_of)
+        callee = render(expression.function, name_of, array_of, local_of=local_of)
     else:
         callee = name_of(expression.callee)
         if expression.method:
             callee = f"{callee}.{expression.method}"
-    parts = [render(arg, name_of, local_of=local_of) for arg in expression.args]
+    parts = [
+        render(arg, name_of, array_of, local_of=local_of) for arg in expression.args
+    ]
     for key, value in expression.kwargs:
-        rendered = render(value, name_of, local_of=local_of)
+        rendered = render(value, name_of, array_of, local_of=local_of)
         parts.append(
             f"{key}={rendered}" if key.isidentifier() else f"**{{{key!r}: {rendered}}}"
         )
@@ -226,20 +309,45 @@ def _walk(
             on_builder(expression)
 
 
+def stored_keys(expression: Expression) -> list[str]:
+    """The keys of every stored array the expression reads, in rendering order."""
+    if isinstance(expression, StoredArray):
+        return [expression.key]
+    if isinstance(expression, Sequence):
+        return [k for item in expression.items for k in stored_keys(item)]
+    if isinstance(expression, Mapping):
+        return [
+            k for pair in expression.items for part in pair for k in stored_keys(part)
+        ]
+    if isinstance(expression, (Call, Apply)):
+        found = [] if isinstance(expression, Call) else stored_keys(expression.function)
+        found += [k for arg in expression.args for k in stored_keys(arg)]
+        return found + [k for _, value in expression.kwargs for k in stored_keys(value)]
+    if isinstance(expression, Builder):
+        return [k for part in expression.graph.expressions() for k in stored_keys(part)]
+    return []
+
+
 class _Describer:
     """Describes one argument; ``where`` names it in error messages."""
 
-    def __init__(self, where: str) -> None:
+    def __init__(self, where: str, arrays: ArrayStore, name: str) -> None:
         self.where = where
+        self.arrays = arrays
+        self.name = name
         self._active: set[int] = set()
 
-    def describe(self, value: Any) -> Expression:
+    def describe(self, value: Any, *, name: str | None = None) -> Expression:
+        """``value`` described; ``name`` (a keyword's) names the arrays inside it."""
         if id(value) in self._active:
             raise ModelStateError(f"{self.where} contains itself")
         self._active.add(id(value))
+        outer = self.name
+        self.name = outer if name is None else name
         try:
             return self._describe(value)
         finally:
+            self.name = outer
             self._active.discard(id(value))
 
     def _describe(self, value: Any) -> Expression:
@@ -269,7 +377,8 @@ class _Describer:
         if dataclasses.is_dataclass(value):
             fields = [f for f in dataclasses.fields(value) if f.init]
             kwargs = tuple(
-                (f.name, self.describe(getattr(value, f.name))) for f in fields
+                (f.name, self.describe(getattr(value, f.name), name=f.name))
+                for f in fields
             )
             return Call(_ref(type(value), self.where), kwargs=kwargs)
         if isinstance(value, np.ndarray):
@@ -279,8 +388,23 @@ class _Describer:
             # as the call that made it (its tensors are not values).
             from snapshot.capture import graph
 
-            return graph.describe_graph(value, where=self.where)
+            return graph.describe_graph(value, where=self.where, arrays=self.arrays)
+        if _is_tensor(value):
+            return Call(Ref("keras.ops", "convert_to_tensor"), (self._array(value),))
+        if _is_variable(value):
+            return self._variable(value)
         recorded = recorded_call(value)
+        if _is_keras_object(value) and _has_assets(value):
+            if recorded is None or _names_files(recorded):
+                # Keras' contract for layers with assets: get_config() leaves
+                # out what save_assets() saves (a vocabulary, or the file it
+                # was read from), and from_config() then load_assets() remake
+                # the layer. The snapshot stores the assets and loads them so.
+                return Call(
+                    _ref(type(value), self.where),
+                    (self.describe(value.get_config()),),
+                    method="from_config",
+                )
         if recorded is not None and _is_keras_object(value):
             return self._recorded(value, *recorded)
         if _is_keras_tensor(value):
@@ -334,20 +458,36 @@ class _Describer:
         return Call(
             _ref(type(value), self.where),
             tuple(self.describe(item) for item in positional),
-            tuple((name, self.describe(item)) for name, item in keywords.items()),
+            tuple(
+                (name, self.describe(item, name=name))
+                for name, item in keywords.items()
+            ),
         )
 
-    def _array(self, value: np.ndarray) -> Expression:
-        if value.size > _MAX_ARRAY_ITEMS:
-            raise ModelStateError(
-                f"{self.where} is an array of {value.size} items; pass a smaller value or "
-                "load it from a file in the model's code"
-            )
-        return Call(
-            Ref("numpy", "array"),
-            (Literal(value.tolist()),),
-            (("dtype", Literal(str(value.dtype))),),
+    def _variable(self, variable: Any) -> Call:
+        """``keras.Variable(initializer=<its stored value>, ...)``."""
+        keywords = (
+            ("initializer", self._array(variable.value)),
+            ("dtype", Literal(str(variable.dtype))),
+            ("trainable", Literal(bool(variable.trainable))),
+            ("name", Literal(str(variable.name))),
         )
+        return Call(Ref("keras", "Variable"), kwargs=keywords)
+
+    def _array(self, value: Any) -> StoredArray:
+        try:
+            array = as_numpy(value)
+        except Exception as error:  # a sparse or ragged tensor, say
+            raise ModelStateError(
+                f"{self.where} is a {type(value).__name__} that cannot be turned into "
+                f"a NumPy array ({one_line(error)}); pass a dense array or tensor"
+            ) from None
+        if array.dtype.kind not in "biufcUSmM":
+            raise ModelStateError(
+                f"{self.where} is an array of {array.dtype} items, which cannot be "
+                "stored without pickle; pass numbers or text"
+            )
+        return self.arrays.add(value, array, hint=self.name)
 
 
 def held_objects(value: Any) -> list[Any]:
@@ -482,6 +622,37 @@ def _named(obj: Any) -> str:
     if code is None:
         return f"{kind} {name}"
     return f"{kind} {name} ({code.co_filename}:{code.co_firstlineno})"
+
+
+def _is_variable(value: Any) -> bool:
+    import keras
+
+    return isinstance(value, keras.Variable)
+
+
+def _names_files(call: tuple[tuple[Any, ...], dict[str, Any]]) -> bool:
+    """True when a constructor call passes the path of an existing file or folder."""
+    args, kwargs = call
+    for value in [*args, *kwargs.values()]:
+        if isinstance(value, os.PathLike) or (
+            isinstance(value, str) and value and os.path.exists(value)
+        ):
+            return True
+    return False
+
+
+def _has_assets(layer: Any) -> bool:
+    """True for a layer that saves state outside its weights (a vocabulary)."""
+    return callable(getattr(layer, "save_assets", None)) and hasattr(
+        layer, "get_config"
+    )
+
+
+def _is_tensor(value: Any) -> bool:
+    """A backend tensor (``tf.Tensor``, a JAX or PyTorch array), not a symbolic one."""
+    import keras
+
+    return not isinstance(value, keras.KerasTensor) and bool(keras.ops.is_tensor(value))
 
 
 def _ref(obj: Any, where: str) -> Ref:

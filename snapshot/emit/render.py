@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +14,17 @@ from snapshot.analysis.provenance import Provenance
 from snapshot.analysis.rewrite import Fragment, RewrittenSource
 from snapshot.capture import values
 from snapshot.capture.graph import graph_class_name
-from snapshot.capture.state import CallSpecs, InputStructure, ModelState, TensorSpec
+from snapshot.capture.state import (
+    CallSpecs,
+    InputStructure,
+    ModelState,
+    SubmodelSpecs,
+    TensorSpec,
+)
 from snapshot.config import SnapshotConfig
 from snapshot.emit.graphs import builder_function
+from snapshot.emit.spelling import reference_spelling
+from snapshot.emit.state_code import StateCode, array_reader
 from snapshot.model import StatementKind
 from snapshot.version import __version__
 
@@ -37,17 +44,27 @@ def render_module(
     target: str,
     weights_file: str,
     config: SnapshotConfig,
+    stored: StateCode | None = None,
 ) -> RenderedSource:
-    """Fill ``module.py.j2`` with the rewritten code and the model's recorded state."""
+    """Fill ``module.py.j2`` with the rewritten code and the model's recorded state.
+
+    ``stored`` is the code for state beyond the code and weights (stored
+    arrays, assets, module-level objects), if any.
+    """
     template = _environment().get_template("module.py.j2")
     text = template.render(
+        **(stored or StateCode()).context(),
         target=target,
         version=__version__,
         future_annotations=rewritten.future_annotations,
         stdlib_imports=rewritten.stdlib_imports,
         third_party_imports=rewritten.third_party_imports,
         blocks=code_blocks(rewritten.fragments)
-        + graph_blocks(state, rewritten, config=config),
+        + graph_blocks(
+            (*values.builders(state.constructor), *(stored or StateCode()).builders),
+            rewritten,
+            config=config,
+        ),
         provenance=provenance,
         class_name=model_class_name(state, rewritten),
         pathlib_name=rewritten.pathlib_name,
@@ -60,11 +77,7 @@ def render_module(
         constructor_call=constructor_call(state, rewritten, config=config),
         # Layers take the global policy when they are made; float32 is Keras' default.
         dtype_policy=None if state.dtype_policy == "float32" else state.dtype_policy,
-        build_call=(
-            "args, kwargs = example_inputs()\n    model(*args, **kwargs)"
-            if isinstance(state.inputs, CallSpecs)
-            else "model(example_inputs())"
-        ),
+        build_call=build_call(state),
     )
     return RenderedSource(text)
 
@@ -125,22 +138,9 @@ def constructor_call(
     state: ModelState, rewritten: RewrittenSource, *, config: SnapshotConfig
 ) -> str:
     """``MyModel(units=32)``: the model's construction as Python code."""
-    return values.render(state.constructor, _name_of(rewritten, config=config))
-
-
-def _name_of(
-    rewritten: RewrittenSource, *, config: SnapshotConfig
-) -> Callable[[values.Ref], str]:
-    """How the module spells a class or function: ``keras.layers.Dense``, ``MyLayer``."""
-
-    def name_of(ref: values.Ref) -> str:
-        path = values.keras_path(ref)
-        if path is not None:
-            return ".".join((rewritten.keras_name, *path))
-        key = values.reference_key(ref, config=config)
-        return ref.name if key is None else rewritten.name_of(key)
-
-    return name_of
+    return values.render(
+        state.constructor, reference_spelling(rewritten, config=config), array_reader
+    )
 
 
 def model_class_name(state: ModelState, rewritten: RewrittenSource) -> str:
@@ -152,9 +152,12 @@ def model_class_name(state: ModelState, rewritten: RewrittenSource) -> str:
 
 
 def graph_blocks(
-    state: ModelState, rewritten: RewrittenSource, *, config: SnapshotConfig
+    builders: tuple[values.Builder, ...],
+    rewritten: RewrittenSource,
+    *,
+    config: SnapshotConfig,
 ) -> tuple[CodeBlock, ...]:
-    """A builder function for each Keras graph the model is made of, nested ones first."""
+    """A builder function for each Keras graph in ``builders``, once each, in order."""
     module_names = set(rewritten.names.values())
     return tuple(
         CodeBlock(
@@ -162,17 +165,35 @@ def graph_blocks(
             "written from its live graph",
             code=builder_function(
                 builder.graph,
-                name_of=_name_of(rewritten, config=config),
+                name_of=reference_spelling(rewritten, config=config),
                 module_names=module_names,
                 keras_name=rewritten.keras_name,
             ),
         )
-        for builder in values.builders(state.constructor)
+        for builder in dict.fromkeys(builders)
     )
+
+
+def build_call(state: ModelState) -> str:
+    """The statements that build the model by calling it on ``example_inputs()``."""
+    if isinstance(state.inputs, CallSpecs):
+        return "args, kwargs = example_inputs()\nmodel(*args, **kwargs)"
+    if isinstance(state.inputs, SubmodelSpecs):
+        assert isinstance(state.constructor, values.Call)  # a class without call()
+        class_name = state.constructor.callee.name
+        return (
+            f"# {class_name} has no call(): each sub-model is built on its own inputs.\n"
+            "for name, inputs in example_inputs().items():\n"
+            "    getattr(model, name)(inputs)\n"
+            "model.built = True"
+        )
+    return "model(example_inputs())"
 
 
 def inputs_expression(specs: InputStructure, *, keras_name: str) -> str:
     """Code creating zero tensors with the structure, shapes and dtypes of ``specs``."""
+    if isinstance(specs, SubmodelSpecs):
+        return inputs_expression(dict(specs.submodels), keras_name=keras_name)
     if isinstance(specs, TensorSpec):
         if _is_text(specs.dtype):
             # keras.ops.zeros makes no strings; a nested list of "" converts.

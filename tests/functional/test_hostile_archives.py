@@ -422,7 +422,7 @@ PROBE_CASES = {
     ),
     "another file in the npz": (
         lambda: _probe_with({"../evil": np.ones(3, "float32")}),
-        "holds '../evil.npy', which is not a probe array",
+        "holds '../evil.npy', which is not an array name it may hold",
     ),
 }
 
@@ -506,6 +506,99 @@ def test_members_beyond_the_format_are_refused(
         assert (code, _one_line(output)) == (1, expected)
     with pytest.raises(snapshot.ArchiveError):
         snapshot.load(archive, trust=True)
+
+
+# Optional members: stored arrays, assets, module state ------------------------------
+
+
+def _optional(record: str, member: str, data: bytes, **fields: object) -> object:
+    def change(base: Parts) -> Parts:
+        with_data = base.with_member(member, data)
+        return with_data.with_manifest(
+            lambda m: m.update({record: {"member": member, **fields}})
+        )
+
+    return change
+
+
+def _pickled_module_state() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as weights:
+        weights["layers/normalization/vars/0"] = np.zeros(3, "float32")
+        weights["layers/extra"] = h5py.ExternalLink("/etc/passwd", "/x")
+    return buffer.getvalue()
+
+
+OPTIONAL_CASES = {
+    "object array among the stored arrays": (
+        _optional(
+            "arrays",
+            "arrays.npz",
+            _probe_with({"table": np.array([{"a": 1}], dtype=object)}),
+            names=["table"],
+        ),
+        "member arrays.npz holds 'table.npy' of dtype object, not a plain array",
+    ),
+    "asset escaping its folder": (
+        _optional(
+            "assets",
+            "assets.npz",
+            _probe_with({"model/../../evil.txt": np.zeros(3, "uint8")}),
+            layers={"model": ["evil.txt"]},
+        ),
+        "member assets.npz holds 'model/../../evil.txt.npy', which is not an array "
+        "name it may hold",
+    ),
+    "stored arrays under another name": (
+        _optional(
+            "arrays",
+            "keras.py",
+            _probe_with({"x": np.zeros(3, "float32")}),
+            names=["x"],
+        ),
+        "manifest names 'keras.py' as the arrays, which the format names arrays.npz",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OPTIONAL_CASES))
+def test_optional_members_are_checked_like_the_probe(
+    base: Parts, case: str, tmp_path: Path
+) -> None:
+    change, why = OPTIONAL_CASES[case]
+    archive = change(base).write_zip(tmp_path / "a.snapshot")  # type: ignore[operator]
+    expected = f"error: {archive}: {why}"
+    for command in ("inspect", "review", "verify"):
+        code, output = _cli(command, str(archive))
+        assert (code, _one_line(output)) == (1, expected)
+    with pytest.raises(snapshot.ArchiveError):
+        snapshot.load(archive, trust=True)
+
+
+def test_module_state_is_checked_before_the_module_runs(
+    base: Parts, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    parts = base.with_module(
+        base.module.decode()
+        + f"\nimport pathlib\npathlib.Path({str(marker)!r}).touch()\n"
+    )
+    change = _optional(
+        "module_state",
+        "module_state.weights.h5",
+        _pickled_module_state(),
+        objects={"NORMALIZER": "pkg.mod:3"},
+    )
+    archive = change(parts).write_zip(tmp_path / "a.snapshot")  # type: ignore[operator]
+    with pytest.raises(snapshot.ArchiveError) as raised:
+        snapshot.load(archive, trust=True)
+    assert str(raised.value) == (
+        f"{archive}: member module_state.weights.h5 holds a ExternalLink at "
+        "layers/extra; weights hold only their own datasets"
+    )
+    assert not marker.exists()
 
 
 def test_inspect_lists_every_member(base: Parts, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from snapshot.capture.values import (
     Apply,
+    ArrayStore,
     Call,
     Literal,
     Local,
@@ -66,10 +67,12 @@ def test_rendered_values_evaluate_to_equal_values() -> None:
         "nested": [1.5, float("inf"), float("nan"), None, True, "x", b"y"],
         "array": np.arange(6, dtype="int16").reshape(2, 3),
     }
-    expression = describe(value, where="test")
-    namespace = {"Settings": Settings, "Mode": Mode, "numpy": np, "float": float}
+    store = ArrayStore()
+    expression = describe(value, where="test", arrays=store, name="value")
+    namespace = {"Settings": Settings, "Mode": Mode, "float": float}
+    namespace["ARRAYS"] = store.arrays
     rebuilt = eval(
-        render(expression, _spell).replace("array(", "numpy.array("), namespace
+        render(expression, _spell, lambda key: f"ARRAYS[{key!r}]"), namespace
     )
     assert rebuilt["settings"] == value["settings"]
     assert rebuilt["shape"] == (2, 3)
@@ -108,3 +111,33 @@ def test_keras_public_names_are_spelled_through_keras() -> None:
     assert keras_path(Ref("keras", "Input")) == ("Input",)
     assert keras_path(Ref("keras.src.layers", "Dense")) is None
     assert keras_path(Ref("mypkg.layers", "Dense")) is None
+
+
+def test_arrays_of_any_size_are_stored_by_the_name_of_their_argument() -> None:
+    store = ArrayStore()
+    edges = np.zeros((5000, 2), dtype="int32")
+    expression = describe(
+        Settings(units=np.arange(3)), where="x", arrays=store, name="config"
+    )
+    big = describe(edges, where="x", arrays=store, name="edges")
+    same = describe(edges, where="x", arrays=store, name="other")
+    other = describe(edges.copy(), where="x", arrays=store, name="edges")
+    assert render(expression, _spell, str) == "Settings(units=units, mode=Mode.SUM)"
+    assert [render(e, _spell, str) for e in (big, same, other)] == [
+        "edges",
+        "edges",
+        "edges_2",
+    ]
+    np.testing.assert_array_equal(store.arrays["edges"], edges)
+    np.testing.assert_array_equal(store.arrays["units"], np.arange(3))
+
+
+def test_arrays_that_need_pickle_are_refused() -> None:
+    with pytest.raises(ModelStateError) as raised:
+        describe(np.array([object()]), where="constructor argument 'table'")
+    assert str(raised.value) == (
+        "constructor argument 'table' is an array of object items, which cannot "
+        "be stored without pickle; pass numbers or text"
+    )
+    text = describe(np.array(["a", "bc"], dtype=object), where="x")
+    assert render(text, _spell, str) == "array"
