@@ -41,8 +41,14 @@ from snapshot.emit.render import render_module
 from snapshot.emit.requirements import Requirements, third_party_requirements
 from snapshot.errors import NotAModelError
 from snapshot.model import ImportItem, ModelTarget, SymbolRef
-from snapshot.verification.fresh import verify_in_fresh_interpreter
-from snapshot.verification.report import VerificationReport, raise_unless_passed
+from snapshot.verification.child import trust_argument
+from snapshot.verification.device import reference_outputs_scope
+from snapshot.verification.report import (
+    METHODS,
+    VerificationReport,
+    raise_unless_passed,
+)
+from snapshot.verification.verifier import start_warm_verifier, verify_archive
 from snapshot.version import FORMAT_VERSION, __version__
 
 
@@ -66,16 +72,20 @@ def save(
     cannot be recorded. ``intern``/``extern`` are module patterns to extract or
     to keep as imports against the first-/third-party default. ``layout="dir"``
     writes the same members into a folder. With ``verify`` (the default) the
-    archive is first loaded in a fresh interpreter without your code and must
-    reproduce the model's outputs exactly, or nothing is written.
+    archive is first loaded in an interpreter without your code and must
+    reproduce the model's outputs, or nothing is written.
     """
     if not isinstance(model, keras.Model):
         raise NotAModelError(f"{type(model).__name__} is not a keras.Model")
+    if verify:
+        # Its Keras import overlaps the analysis and the weight writing below.
+        start_warm_verifier()
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
     target = locate_class(type(model))
     state = capture_state(model, inputs=inputs, config=config)
     generated = generate_module(target, state, config=options)
-    module_probe = probe.make_probe(model, inputs, state.inputs)
+    with reference_outputs_scope():
+        module_probe = probe.make_probe(model, inputs, state.inputs)
     module_name = module_file_name(target.class_name)
     requirements = generated.requirements
     check = None
@@ -214,9 +224,11 @@ def _generate_module(
 def verify(
     path: str | Path, *, tolerance: float | None = None, trust: bool = False
 ) -> VerificationReport:
-    """Load the snapshot at ``path`` in a fresh interpreter and compare probe outputs.
+    """Load the snapshot at ``path`` in an isolated child and compare probe outputs.
 
-    The packages the snapshot was made from are blocked there. ``tolerance``
+    The child is a fresh interpreter, or a child forked from this process's
+    warm verifier when a verified save started one. The packages the snapshot
+    was made from are blocked there. ``tolerance``
     defaults to what floating-point rounding explains for the recorded
     outputs: 16 units in the last place of the largest one, 256 when the
     interpreter runs another Keras backend than the one that saved the model.
@@ -226,8 +238,8 @@ def verify(
     blocked = _original_packages(
         opened.manifest.source.files, imported=opened.manifest.imports
     )
-    return verify_in_fresh_interpreter(
-        Path(path), blocked=blocked, tolerance=tolerance, trust=trust
+    return verify_archive(
+        Path(path), blocked=blocked, trust=trust_argument(trust), tolerance=tolerance
     )
 
 
@@ -239,11 +251,11 @@ def _verify_staged(
 ) -> VerificationRecord:
     files = {f.relative_path: f.sha256 for f in generated.provenance.files}
     blocked = _original_packages(files, imported=requirements.imports)
-    report = verify_in_fresh_interpreter(folder, blocked=blocked)
+    report = verify_archive(folder, blocked=blocked, trust=trust_argument(False))
     raise_unless_passed(report, causes=_likely_causes(generated.closure))
     assert report.max_abs_diff is not None and report.tolerance is not None
     return VerificationRecord(
-        method="fresh interpreter (python -I), original packages blocked",
+        method=METHODS[report.method],
         max_abs_diff=report.max_abs_diff,
         tolerance=report.tolerance,
         variables=report.variables_loaded or 0,

@@ -1,7 +1,8 @@
 """What the verifying interpreter does: load the archive, count weights, run the probe.
 
-It runs in a process where the model's own packages cannot be imported and
-prints one JSON object, which :mod:`snapshot.verification.fresh` reads.
+It runs in a process where the model's own packages cannot be imported (a
+fresh interpreter, or a child forked from the warm verifier) and returns one
+JSON-ready dict, which :mod:`snapshot.verification.report` judges.
 """
 
 from __future__ import annotations
@@ -19,6 +20,20 @@ from snapshot.capture import probe
 from snapshot.capture.state import specs_from_json
 from snapshot.capture.versions import current_versions
 from snapshot.errors import SnapshotError, one_line
+
+
+def trust_argument(trust: bool) -> str:
+    """How the caller's trust decision travels to a verifying child, as a string.
+
+    Every path passes it through unread; only :func:`check_with_trust_argument`
+    interprets it.
+    """
+    return "trust" if trust else "audit"
+
+
+def check_with_trust_argument(archive: str, argument: str) -> dict[str, Any]:
+    """:func:`check_in_this_process` with the trust decision as :func:`trust_argument` wrote it."""
+    return check_in_this_process(archive, trust=argument == "trust")
 
 
 def check_in_this_process(archive: str, *, trust: bool = False) -> dict[str, Any]:

@@ -98,9 +98,7 @@ def test_verify_on_the_same_backend_keeps_the_tight_tolerance(
     report = snapshot.verify(work / "zoo_classifier.snapshot")
     assert report.passed, report.summary()
     assert report.max_abs_diff == 0.0
-    stored = probe.from_bytes(
-        _member(work / "zoo_classifier.snapshot", PROBE_NAME)
-    )
+    stored = probe.from_bytes(_member(work / "zoo_classifier.snapshot", PROBE_NAME))
     assert report.tolerance == probe.rounding_tolerance(stored.outputs)
     assert report.note == ""
 
