@@ -67,7 +67,17 @@ def limits_for(
     archive: Path, *, environ: Mapping[str, str] = os.environ
 ) -> VerificationLimits:
     """The limits for verifying ``archive``: the defaults, or what ``environ`` sets."""
-    defaults = default_limits(_size_on_disk(archive))
+    return _with_environment(default_limits(_size_on_disk(archive)), environ)
+
+
+def check_environment(environ: Mapping[str, str] = os.environ) -> None:
+    """Refuse malformed limits in ``environ`` now, before any work is done."""
+    _with_environment(default_limits(0), environ)
+
+
+def _with_environment(
+    defaults: VerificationLimits, environ: Mapping[str, str]
+) -> VerificationLimits:
     timeout, memory = environ.get(TIMEOUT_VARIABLE), environ.get(MEMORY_VARIABLE)
     return VerificationLimits(
         timeout_seconds=(

@@ -21,7 +21,11 @@ from snapshot.errors import SnapshotError
 from snapshot.verification import warm
 from snapshot.verification.fresh import run_fresh_child
 from snapshot.verification.helper import WORK_NAME
-from snapshot.verification.limits import VerificationLimits, limits_for
+from snapshot.verification.limits import (
+    VerificationLimits,
+    check_environment,
+    limits_for,
+)
 from snapshot.verification.report import (
     ChildOutcome,
     VerificationReport,
@@ -32,7 +36,11 @@ VERIFIER_VARIABLE = "KERAS_SNAPSHOT_VERIFIER"
 
 
 def start_warm_verifier() -> None:
-    """Start this process's warm verifier in the background, if it may fork."""
+    """Start this process's warm verifier in the background, if it may fork.
+
+    Malformed verification settings are refused here, before a save does any work.
+    """
+    check_environment()
     if _fork_allowed():
         warm.start()
 

@@ -475,3 +475,56 @@ def test_the_helper_is_reused_across_saves(tmp_path: Path) -> None:
         snapshot.save(model, tmp_path / f"s{index}", layout="dir")
     assert warm.running() is helper
     assert os.path.exists(f"/proc/{helper.pid}")
+
+
+_MALFORMED_SETTINGS = {
+    "verification timeout malformed": (
+        "KERAS_SNAPSHOT_VERIFY_TIMEOUT",
+        "soon",
+        "KERAS_SNAPSHOT_VERIFY_TIMEOUT must be a positive number of seconds, "
+        "not 'soon'",
+    ),
+    "verification memory limit malformed": (
+        "KERAS_SNAPSHOT_VERIFY_MEMORY",
+        "8GB",
+        "KERAS_SNAPSHOT_VERIFY_MEMORY must be a positive size in bytes or with a "
+        "unit (512MiB, 8GiB), not '8GB'",
+    ),
+    "verifier choice unknown": (
+        "KERAS_SNAPSHOT_VERIFIER",
+        "forked",
+        "KERAS_SNAPSHOT_VERIFIER must be 'auto' or 'fresh', not 'forked'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_MALFORMED_SETTINGS))
+@pytest.mark.parametrize("command", ["model", "verify"])
+def test_malformed_settings_are_one_line_and_exit_1(
+    case: str,
+    command: str,
+    archives: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from cases import EXAMPLES
+    from snapshot.cli.commands import cli
+
+    variable, value, message = _MALFORMED_SETTINGS[case]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    if command == "model":
+        target = f"{EXAMPLES / 'seed_custom_layer.py'}:MyModel"
+        arguments = ["model", target, "--input", "1,3", "-o", "out.snapshot"]
+    else:
+        arguments = ["verify", str(archives["good"])]
+    result = CliRunner().invoke(cli, arguments, catch_exceptions=False)
+    assert (result.exit_code, result.output.strip()) == (1, f"error: {message}")
+    assert list(tmp_path.iterdir()) == []
+    documented = (Path(__file__).parents[2] / "docs" / "bad-input.md").read_text()
+    assert (
+        f"| {case} | snapshot model / verify, snapshot.save / verify | 1 | error: {message} |"
+        in documented
+    )
