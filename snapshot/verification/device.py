@@ -50,23 +50,34 @@ def accelerators() -> list[str]:
     return [d for d in devices if not str(d).lower().startswith("cpu")]
 
 
+def reference_device(backend: str, devices: list[str]) -> str | None:
+    """The device to compute the probe's reference outputs on; None: the model's own.
+
+    The CPU when an accelerator is among ``devices`` and ``backend`` can run
+    a model whose variables live on it from a CPU scope: TensorFlow copies
+    GPU variables in, JAX moves uncommitted arrays. PyTorch cannot (its
+    variables are read where they are), so it keeps the model's device.
+    """
+    if devices and backend in ("tensorflow", "jax"):
+        return "cpu:0"
+    return None
+
+
 @contextlib.contextmanager
 def reference_outputs_scope(devices: list[str] | None = None) -> Iterator[None]:
-    """Compute the probe's reference outputs on the CPU, as the verifier will.
+    """Compute the probe's reference outputs where the verifier will: on the CPU.
 
-    Under TensorFlow and JAX, with an accelerator among ``devices`` (by
-    default :func:`accelerators`), ops run under ``keras.device("cpu:0")``:
-    TensorFlow copies GPU variables in, JAX moves uncommitted arrays. Without
-    one this changes nothing. PyTorch keeps the model's device: its variables
-    cannot be read from a CPU scope.
+    ``devices``: the accelerators present (by default :func:`accelerators`).
+    Without one this changes nothing.
     """
     import keras
 
     found = accelerators() if devices is None else devices
-    if not found or keras.backend.backend() not in ("tensorflow", "jax"):
+    device = reference_device(keras.backend.backend(), found)
+    if device is None:
         yield
         return
-    with keras.device("cpu:0"):
+    with keras.device(device):
         yield
 
 

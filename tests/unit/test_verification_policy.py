@@ -1,4 +1,4 @@
-"""Limits and environment of verifying children: parsing, defaults, the CPU-only policy."""
+"""Limits and devices of verifying children: parsing, defaults, the CPU-only policy."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from snapshot.errors import SnapshotError
-from snapshot.verification.device import CPU_ONLY, child_environment
+from snapshot.verification.device import CPU_ONLY, child_environment, reference_device
 from snapshot.verification.limits import (
     VerificationLimits,
     default_limits,
@@ -90,3 +90,20 @@ def test_children_see_no_accelerator_and_no_python_settings() -> None:
         "JAX_PLATFORMS": "cpu",
         "KERAS_TORCH_DEVICE": "cpu",
     }
+
+
+@pytest.mark.parametrize(
+    ("backend", "devices", "expected"),
+    [
+        ("tensorflow", ["gpu:0"], "cpu:0"),
+        ("jax", ["gpu:0", "gpu:1"], "cpu:0"),
+        ("jax", ["tpu:0"], "cpu:0"),
+        # PyTorch reads variables where they are: its probe stays on their device.
+        ("torch", ["cuda:0"], None),
+        ("tensorflow", [], None),
+    ],
+)
+def test_reference_outputs_are_computed_on_the_cpu_where_the_backend_can(
+    backend: str, devices: list[str], expected: str | None
+) -> None:
+    assert reference_device(backend, devices) == expected
