@@ -94,6 +94,9 @@ def _stop(process: subprocess.Popen[str]) -> None:
     Unreaped, its pid cannot have been given to another process group.
     """
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signal.SIGKILL)
+        else:  # Windows: no process groups
+            process.kill()
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.communicate(timeout=5)
