@@ -87,15 +87,10 @@ def _in_forked_child(
     limits: VerificationLimits,
 ) -> ChildOutcome | str | None:
     """The outcome from a forked child; else why not (None: no warm verifier)."""
-    helper = warm.running() if _fork_allowed() else None
-    if helper is None:
+    if not _fork_allowed() or warm.running() is None:
         return None
-    reason = helper.unusable(wait=True)
-    if reason:
-        warm.shut_down()
-        return reason
     with _request_folder() as folder:
-        return helper.run(
+        return warm.verify_forked(
             archive, blocked=blocked, trust=trust, limits=limits, folder=folder
         )
 

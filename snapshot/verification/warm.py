@@ -216,6 +216,12 @@ class WarmVerifier:
 
 
 _CURRENT: WarmVerifier | None = None
+#: Conditions under which a helper could not start or could not fork: not retried.
+_REFUSED: Conditions | None = None
+#: One verification at a time per process: the helper answers requests in order.
+_LOCK = threading.RLock()
+#: Reasons that hold as long as the conditions do.
+_LASTING = ("the warm verifier did not start", "forking is unsafe: ")
 
 
 def fork_available() -> bool:
@@ -223,18 +229,20 @@ def fork_available() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
-def start() -> WarmVerifier | None:
-    """Start this process's helper if none is usable; returns it (None: cannot fork)."""
+def start() -> None:
+    """Start this process's helper unless a usable one runs or none can help."""
     global _CURRENT
     if not fork_available():
-        return None
-    if _CURRENT is not None:
-        reason = _CURRENT.unusable(wait=False)
-        if reason in ("", "the warm verifier is still starting"):
-            return _CURRENT
-        _CURRENT.close()
-    _CURRENT = WarmVerifier()
-    return _CURRENT
+        return
+    with _LOCK:
+        if _REFUSED is not None and _REFUSED == Conditions.now():
+            return
+        if _CURRENT is not None and _CURRENT.owner == os.getpid():
+            reason = _CURRENT.unusable(wait=False)
+            if reason in ("", "the warm verifier is still starting"):
+                return
+            _CURRENT.close()
+        _CURRENT = WarmVerifier()
 
 
 def running() -> WarmVerifier | None:
@@ -244,12 +252,47 @@ def running() -> WarmVerifier | None:
     return _CURRENT
 
 
+def verify_forked(
+    archive: Path,
+    *,
+    blocked: tuple[str, ...],
+    trust: str,
+    limits: VerificationLimits,
+    folder: Path,
+) -> ChildOutcome | str | None:
+    """Check ``archive`` in a child of this process's helper.
+
+    None when the process has no helper; a string says why the helper could
+    not check it (a helper that cannot serve is shut down).
+    """
+    global _REFUSED
+    with _LOCK:
+        helper = running()
+        if helper is None:
+            return None
+        reason = helper.unusable(wait=True)
+        if reason:
+            if reason.startswith(_LASTING):
+                _REFUSED = helper.conditions
+            shut_down()
+            return reason
+        return helper.run(
+            archive, blocked=blocked, trust=trust, limits=limits, folder=folder
+        )
+
+
 def shut_down() -> None:
     """Stop this process's helper, if any."""
     global _CURRENT
-    if _CURRENT is not None:
-        _CURRENT.close()
-        _CURRENT = None
+    # At exit a daemon thread may still hold the lock mid-request: stop anyway.
+    locked = _LOCK.acquire(timeout=_EXIT_GRACE)
+    try:
+        if _CURRENT is not None:
+            _CURRENT.close()
+            _CURRENT = None
+    finally:
+        if locked:
+            _LOCK.release()
 
 
 def _after_fork_in_child() -> None:

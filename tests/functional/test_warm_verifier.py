@@ -528,3 +528,40 @@ def test_malformed_settings_are_one_line_and_exit_1(
         f"| {case} | snapshot model / verify, snapshot.save / verify | 1 | error: {message} |"
         in documented
     )
+
+
+def test_a_helper_that_cannot_start_is_not_restarted_under_the_same_conditions(
+    archives: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warm.shut_down()
+    # Keras refuses to import in the helper (and in the fresh interpreter).
+    monkeypatch.setenv("KERAS_BACKEND", "no_such_backend")
+    start_warm_verifier()
+    assert warm.running() is not None
+    report = snapshot.verify(archives["good"])
+    assert report.method == "fresh"
+    assert report.fallback == "the warm verifier did not start"
+    assert not report.passed
+    start_warm_verifier()
+    assert warm.running() is None
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    start_warm_verifier()
+    assert warm.running() is not None
+    assert snapshot.verify(archives["good"]).method == "fork"
+
+
+def test_saves_from_several_threads_share_the_helper(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    start_warm_verifier()
+
+    def save(index: int) -> str:
+        model = StoresUnits(2)
+        model(BATCH)
+        folder = snapshot.save(model, tmp_path / f"s{index}", layout="dir")
+        manifest = json.loads((folder / "snapshot.json").read_text())
+        return str(manifest["verification"]["method"])
+
+    with ThreadPoolExecutor(3) as pool:
+        methods = list(pool.map(save, range(6)))
+    assert methods == [METHODS["fork"]] * 6
