@@ -58,7 +58,7 @@ def load_model(weights_path=None):
 
 
 def check_weights_loaded(model, weights_path):
-    """Raise unless the model's variables and the file's weights match one to one.
+    """Raise unless the model's variables and the file's weights pair up by shape.
 
     Keras loads a file into a model that lacks some layers without complaint.
     The optimizer's state, saved with a compiled model, is not the model's.
@@ -72,8 +72,15 @@ def check_weights_loaded(model, weights_path):
                 else None
             )
         )
-    expected = [tuple(variable.shape) for variable in model.weights]
-    if sorted(stored) != sorted(expected):
+    unpaired = list(stored)
+    paired = 0
+    for variable in model.weights:
+        if tuple(variable.shape) in unpaired:
+            unpaired.remove(tuple(variable.shape))
+            paired += 1
+    if paired != len(model.weights) or unpaired:
         raise ValueError(
-            f"{weights_path} holds {len(stored)} weights, the model has {len(expected)}"
+            f"{weights_path}: {paired} of the model's {len(model.weights)} variables "
+            f"found a stored weight of their shape; {len(unpaired)} of the "
+            f"{len(stored)} stored weights are left over"
         )

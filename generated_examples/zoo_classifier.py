@@ -29,11 +29,8 @@ def swish(x):
     return x * ops.sigmoid(x)
 
 
-# zoo.constants, line 3
+# zoo.constants, lines 3-5
 HIDDEN = 16
-
-
-# zoo.constants, lines 4-5
 # Used by the gelu approximation.
 GELU_COEF = math.sqrt(2 / math.pi)
 
@@ -43,12 +40,9 @@ def gelu(x):
     return 0.5 * x * (1.0 + ops.tanh(GELU_COEF * (x + 0.044715 * ops.power(x, 3))))
 
 
-# zoo.activations, lines 17-18
+# zoo.activations, lines 17-19
 # Looked up by string at run time: the whole registry comes along.
 ACTIVATIONS = {"gelu": gelu, "relu": keras.activations.relu}
-
-
-# zoo.activations, line 19
 ACTIVATIONS["swish"] = swish
 
 
@@ -151,7 +145,7 @@ def load_model(weights_path=None):
 
 
 def check_weights_loaded(model, weights_path):
-    """Raise unless the model's variables and the file's weights match one to one.
+    """Raise unless the model's variables and the file's weights pair up by shape.
 
     Keras loads a file into a model that lacks some layers without complaint.
     The optimizer's state, saved with a compiled model, is not the model's.
@@ -165,8 +159,15 @@ def check_weights_loaded(model, weights_path):
                 else None
             )
         )
-    expected = [tuple(variable.shape) for variable in model.weights]
-    if sorted(stored) != sorted(expected):
+    unpaired = list(stored)
+    paired = 0
+    for variable in model.weights:
+        if tuple(variable.shape) in unpaired:
+            unpaired.remove(tuple(variable.shape))
+            paired += 1
+    if paired != len(model.weights) or unpaired:
         raise ValueError(
-            f"{weights_path} holds {len(stored)} weights, the model has {len(expected)}"
+            f"{weights_path}: {paired} of the model's {len(model.weights)} variables "
+            f"found a stored weight of their shape; {len(unpaired)} of the "
+            f"{len(stored)} stored weights are left over"
         )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime
-import re
 import sys
+import tempfile
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -13,8 +14,10 @@ from typing import Any
 
 import keras
 
+from snapshot import keras_compat
 from snapshot.analysis.collect import DependencyClosure, collect
 from snapshot.analysis.locate import locate_class
+from snapshot.analysis.modules import find_module
 from snapshot.analysis.provenance import Provenance, describe_sources
 from snapshot.analysis.rewrite import rewrite
 from snapshot.archive.loader import load_archive
@@ -30,18 +33,28 @@ from snapshot.archive.manifest import (
     SourceRecord,
     VerificationRecord,
 )
-from snapshot.archive.reader import read_archive
-from snapshot.archive.writer import write_archive
+from snapshot.archive.reader import OpenedArchive, read_archive
+from snapshot.archive.streams import sha256_bytes
+from snapshot.archive.weights_file import check_weights_file
+from snapshot.archive.writer import check_destination, write_archive
 from snapshot.capture import probe, values
+from snapshot.capture.graph import (
+    all_from_config,
+    builder_names,
+    graph_class_name,
+    identifier,
+)
+from snapshot.capture.record import recorded_call
 from snapshot.capture.state import ModelState, capture_state, specs_to_json
 from snapshot.capture.versions import current_versions
 from snapshot.config import SnapshotConfig
 from snapshot.emit.format import format_source
-from snapshot.emit.render import render_module
+from snapshot.emit.render import module_file_name, render_module
 from snapshot.emit.requirements import Requirements, third_party_requirements
-from snapshot.errors import NotAModelError
+from snapshot.errors import NotAModelError, SnapshotError
 from snapshot.model import ImportItem, ModelTarget, SymbolRef
-from snapshot.verification.child import trust_argument
+from snapshot.trust.policy import Trust, check_trust_argument, decide
+from snapshot.trust.store import default_store, new_record
 from snapshot.verification.device import reference_outputs_scope
 from snapshot.verification.report import (
     METHODS,
@@ -75,26 +88,34 @@ def save(
     archive is first loaded in an interpreter without your code and must
     reproduce the model's outputs, or nothing is written.
     """
-    if not isinstance(model, keras.Model):
-        raise NotAModelError(f"{type(model).__name__} is not a keras.Model")
+    _check_is_model(model)
+    check_destination(Path(path), layout=layout, overwrite=overwrite)
     if verify:
         # Its Keras import overlaps the analysis and the weight writing below.
         start_warm_verifier()
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
-    target = locate_class(type(model))
+    target = locate_model(model, config)
     state = capture_state(model, inputs=inputs, config=config)
     generated = generate_module(target, state, config=options)
     with reference_outputs_scope():
         module_probe = probe.make_probe(model, inputs, state.inputs)
-    module_name = module_file_name(target.class_name)
+    module_name = module_file_name(
+        target.class_name if target is not None else identifier(model.name)
+    )
+    module_bytes = generated.text.encode("utf-8")
     requirements = generated.requirements
     check = None
     if verify:
-        check = partial(_verify_staged, generated=generated, requirements=requirements)
+        check = partial(
+            _verify_staged,
+            generated=generated,
+            requirements=requirements,
+            module_sha256=sha256_bytes(module_bytes),
+        )
     write_archive(
         Path(path),
         members={
-            module_name: generated.text.encode("utf-8"),
+            module_name: module_bytes,
             PROBE_NAME: probe.to_bytes(module_probe),
             REQUIREMENTS_NAME: requirements.text().encode("utf-8"),
         },
@@ -106,16 +127,57 @@ def save(
         layout=layout,
         overwrite=overwrite,
     )
+    _trust_saved(sha256_bytes(module_bytes), module_name, Path(path))
     return Path(path)
 
 
-def load(path: str | Path, *, trust: bool = False) -> keras.Model:
+def _check_is_model(model: object) -> None:
+    if isinstance(model, keras.Model):
+        return
+    if isinstance(model, type) and issubclass(model, keras.Model):
+        raise NotAModelError(
+            f"{model.__name__} is a class; pass a built model instance "
+            f"(e.g. {model.__name__}(...) called once on data)"
+        )
+    raise NotAModelError(f"{type(model).__name__} is not a keras.Model")
+
+
+def _trust_saved(sha256: str, module: str, path: Path) -> None:
+    """Record the module this user just saved, so it loads here with the defaults."""
+    record = new_record(sha256=sha256, module=module, archive=path, how="saved")
+    try:
+        default_store().record(record)
+    except SnapshotError as error:
+        # The archive is whole; only loading it here will need trust="sha256:...".
+        warnings.warn(
+            f'{path}: saved, but {error}; load it with trust="sha256:{sha256}"',
+            stacklevel=3,
+        )
+
+
+def load(path: str | Path, *, trust: Trust = False) -> keras.Model:
     """Rebuild the model saved at ``path`` and load its weights; no original code needed.
 
-    Every member's hash is checked and the generated module audited before it
-    runs; ``trust=True`` skips the audit (not the hashes).
+    Loading runs the archive's generated module, so it runs only when trusted:
+    saved by this user on this machine (the default, ``trust=False``), pinned
+    by its hash (``trust="sha256:<hex>"``, as ``snapshot review`` shows it),
+    trusted with ``snapshot trust``, or ``trust=True`` (anything the archive
+    holds). Otherwise UntrustedArchiveError is raised before any of it runs.
+    Every member is checked first: hashes, names, sizes, encodings.
     """
-    return load_archive(Path(path), trust=trust)
+    check_trust_argument(trust)
+    return load_archive(Path(path), approve=partial(_approve, trust=trust, path=path))
+
+
+def _approve(opened: OpenedArchive, *, trust: Trust, path: str | Path) -> str:
+    """The sha256 of the module of ``opened`` allowed to run, or UntrustedArchiveError."""
+    return decide(
+        trust,
+        sha256=opened.module_sha256,
+        module=opened.manifest.module,
+        where=str(path),
+        store=default_store(),
+    ).sha256
 
 
 def module_source(
@@ -127,9 +189,30 @@ def module_source(
     extern: Iterable[str] = (),
 ) -> str:
     """The generated module ``save`` would write for ``model``, as text."""
+    _check_is_model(model)
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
     state = capture_state(model, inputs=inputs, config=config)
-    return generate_module(locate_class(type(model)), state, config=options).text
+    return generate_module(locate_model(model, config), state, config=options).text
+
+
+def locate_model(
+    model: keras.Model, config: Mapping[str, Any] | None = None
+) -> ModelTarget | None:
+    """Where the model's class is defined; None for Keras' own graph classes.
+
+    A functional or Sequential model of Keras' own is written from its graph:
+    there is no class of the user's to extract. Where a notebook cell defined
+    a class again since, the one the live model holds counts.
+    """
+    if keras_compat.graph_kind(model) is not None:
+        return None
+    return locate_class(type(model), held=_held(model, config))
+
+
+def _held(model: keras.Model, config: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """Classes and functions the live model holds: its layers', its arguments'."""
+    arguments = (recorded_call(model), dict(config) if config is not None else None)
+    return (*keras_compat.layer_classes(model), *values.held_objects(arguments))
 
 
 @dataclass(frozen=True)
@@ -146,9 +229,11 @@ class GeneratedModule:
 
 
 def generate_module(
-    target: ModelTarget, state: ModelState, *, config: SnapshotConfig
+    target: ModelTarget | None, state: ModelState, *, config: SnapshotConfig
 ) -> GeneratedModule:
     """The standalone module for ``target`` built as ``state`` records.
+
+    ``target`` is None for a model of Keras' own graph classes.
 
     A training script saves the same model every epoch: the result is reused
     within the process while every source file it read is unchanged.
@@ -173,6 +258,12 @@ _GENERATED: dict[
 def _stamps(closure: DependencyClosure) -> tuple[tuple[str, int, int], ...]:
     found = []
     for index in closure.modules_read:
+        if index.source.session is not None:
+            # Notebook cells: the module is current while no other cell ran.
+            current = find_module("__main__")
+            cells = current.session.cells if current and current.session else ()
+            found.append((index.source.path.name, hash(cells), len(cells)))
+            continue
         try:
             stat = index.source.path.stat()
         except OSError:
@@ -182,11 +273,13 @@ def _stamps(closure: DependencyClosure) -> tuple[tuple[str, int, int], ...]:
 
 
 def _generate_module(
-    target: ModelTarget, state: ModelState, *, config: SnapshotConfig
+    target: ModelTarget | None, state: ModelState, *, config: SnapshotConfig
 ) -> GeneratedModule:
     keys = [
         values.reference_key(r, config=config)
         for r in values.references(state.constructor)
+        # Keras' public API is spelled through ``import keras``.
+        if values.keras_path(r) is None
     ]
     closure = collect(
         target,
@@ -197,13 +290,18 @@ def _generate_module(
         closure,
         config=config,
         extra_imports=tuple(k for k in keys if isinstance(k, ImportItem)),
+        reserved=builder_names(state.constructor),
     )
-    provenance = describe_sources(closure.modules, record_git=config.record_git)
+    provenance = describe_sources(
+        closure.modules,
+        record_git=config.record_git,
+        statements=(extracted.statement for extracted in closure.statements),
+    )
     rendered = render_module(
         rewritten,
         state,
         provenance,
-        target=str(target),
+        target=str(target) if target is not None else describe_graph_model(state),
         weights_file=WEIGHTS_NAME,
         config=config,
     )
@@ -221,25 +319,47 @@ def _generate_module(
     )
 
 
+def describe_graph_model(state: ModelState) -> str:
+    """``the functional model 'classifier'``: what a graph snapshot is of."""
+    assert isinstance(state.constructor, values.Builder)
+    graph = state.constructor.graph
+    return f"the {graph.kind} model {graph.model_name!r}"
+
+
 def verify(
-    path: str | Path, *, tolerance: float | None = None, trust: bool = False
+    path: str | Path, *, tolerance: float | None = None, trust: Trust = False
 ) -> VerificationReport:
     """Load the snapshot at ``path`` in an isolated child and compare probe outputs.
 
-    The child is a fresh interpreter, or a child forked from this process's
-    warm verifier when a verified save started one. The packages the snapshot
-    was made from are blocked there. ``tolerance``
-    defaults to what floating-point rounding explains for the recorded
-    outputs: 16 units in the last place of the largest one, 256 when the
-    interpreter runs another Keras backend than the one that saved the model.
-    Returns the report; ``report.passed`` tells the verdict.
+    Loading runs the archive's module, so it needs the same ``trust`` as
+    :func:`load`; the decision is made here and pinned to the module's hash,
+    so the verifying child runs that module or none. The child is a fresh
+    interpreter, or a child forked from this process's warm verifier when a
+    verified save started one. The packages the snapshot was made from are
+    blocked there. ``tolerance`` defaults to what floating-point rounding
+    explains for the recorded outputs: 16 units in the last place of the
+    largest one, 256 when the interpreter runs another Keras backend than the
+    one that saved the model. Returns the report; ``report.passed`` tells the
+    verdict.
     """
-    opened = read_archive(Path(path))
+    check_trust_argument(trust)
+    approved: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="snapshot-verify-") as folder:
+        # Malformed weights are bad input, refused here rather than by the child.
+        weights = Path(folder) / WEIGHTS_NAME
+        opened = read_archive(
+            Path(path),
+            weights_to=weights,
+            before_weights=lambda checked: approved.append(
+                _approve(checked, trust=trust, path=path)
+            ),
+        )
+        check_weights_file(weights, name=opened.manifest.weights, where=str(path))
     blocked = _original_packages(
         opened.manifest.source.files, imported=opened.manifest.imports
     )
     return verify_archive(
-        Path(path), blocked=blocked, trust=trust_argument(trust), tolerance=tolerance
+        Path(path), blocked=blocked, module_sha256=approved[0], tolerance=tolerance
     )
 
 
@@ -248,10 +368,12 @@ def _verify_staged(
     *,
     generated: GeneratedModule,
     requirements: Requirements,
+    module_sha256: str,
 ) -> VerificationRecord:
     files = {f.relative_path: f.sha256 for f in generated.provenance.files}
     blocked = _original_packages(files, imported=requirements.imports)
-    report = verify_archive(folder, blocked=blocked, trust=trust_argument(False))
+    # The module just generated, pinned: the child runs it and nothing else.
+    report = verify_archive(folder, blocked=blocked, module_sha256=module_sha256)
     raise_unless_passed(report, causes=_likely_causes(generated.closure))
     assert report.max_abs_diff is not None and report.tolerance is not None
     return VerificationRecord(
@@ -271,7 +393,9 @@ def _original_packages(
     modules were interned) is not blocked.
     """
     tops = {name.split("/")[0].removesuffix(".py") for name in files}
-    return tuple(sorted(tops - set(imported)))
+    # Notebook cells (``In[5]``) name no package.
+    packages = {top for top in tops if top.isidentifier()}
+    return tuple(sorted(packages - set(imported)))
 
 
 def _likely_causes(closure: DependencyClosure) -> list[str]:
@@ -285,7 +409,7 @@ def _likely_causes(closure: DependencyClosure) -> list[str]:
     for extracted in closure.statements:
         statement = extracted.statement
         module = sys.modules.get(statement.module)
-        where = f"{statement.module}:{statement.first_line}"
+        where = statement.location(statement.first_line)
         for name in statement.bound_names:
             value = getattr(module, name, None)
             if isinstance(value, (keras.layers.Layer, keras.Variable)):
@@ -307,16 +431,8 @@ def _likely_causes(closure: DependencyClosure) -> list[str]:
     return causes
 
 
-def module_file_name(class_name: str) -> str:
-    """``MyModel`` → ``my_model_snapshot.py``."""
-    snake = re.sub(
-        r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", class_name
-    ).lower()
-    return f"{snake}_snapshot.py"
-
-
 def _manifest(
-    target: ModelTarget,
+    target: ModelTarget | None,
     state: ModelState,
     generated: GeneratedModule,
     module_name: str,
@@ -330,13 +446,17 @@ def _manifest(
         format=FORMAT_NAME,
         format_version=FORMAT_VERSION,
         module=module_name,
-        class_name=target.class_name,
+        class_name=(
+            target.class_name
+            if target is not None
+            else graph_class_name(state.constructor)
+        ),
         weights=WEIGHTS_NAME,
         members=hashes,
         versions=current_versions() | {"keras_snapshot": __version__},
         source=SourceRecord(
-            module=target.module.name,
-            class_name=target.class_name,
+            module="" if target is None else target.module.name,
+            class_name="" if target is None else target.class_name,
             files={f.relative_path: f.sha256 for f in provenance.files},
             git=None if git is None else GitRecord(git.commit, git.dirty),
         ),
@@ -345,6 +465,7 @@ def _manifest(
             dtype_policy=state.dtype_policy,
             inputs=specs_to_json(state.inputs),
             probe=PROBE_NAME,
+            layers_from_config=all_from_config(state.constructor),
         ),
         verification=verification,
         requirements=requirements.distributions,

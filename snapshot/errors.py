@@ -6,15 +6,55 @@ line per problem for :class:`UnsupportedSourceError`) and can be pickled.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from snapshot.model import Problem, Reason
 
+#: Terminal colour sequences (SGR): Keras colours some of its messages.
+_COLOUR_CODES = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def printable(text: str, *, keep: str = "") -> str:
+    """``text`` with every character that is not printable escaped (``\\x1b``, ``\\u202e``).
+
+    Archives come from anyone: a control character in a member name or a
+    manifest string could move the cursor or repaint a terminal, and an
+    invisible one (bidirectional overrides, zero-width spaces) could make text
+    read otherwise than it is. ``keep`` lists characters left as they are
+    (``"\\n"`` for multi-line output).
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        (
+            char
+            if char.isprintable() or char in keep
+            else char.encode("unicode_escape").decode("ascii")
+        )
+        for char in text
+    )
+
 
 def one_line(message: object, *, limit: int = 300) -> str:
-    """Another library's error message folded onto one line, cut at ``limit``."""
-    text = " ".join(str(message).split())
+    """Another library's error message folded onto one line, cut at ``limit``.
+
+    Colour codes are dropped (they garble logs and files); any other
+    unprintable character, a cursor move included, is escaped.
+    """
+    text = printable(" ".join(_COLOUR_CODES.sub("", str(message)).split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_failure(error: BaseException, *, at: str | None) -> str:
+    """``path.py:12: ValueError: bad units``: what user code raised, and where.
+
+    ``at`` is the innermost frame of the user's own code, when there is one;
+    the exception itself stays chained (``raise ... from error``) for
+    ``--debug`` and for tracebacks from the Python API.
+    """
+    where = f"{at}: " if at else ""
+    return f"{where}{type(error).__name__}: {one_line(error)}"
 
 
 class SnapshotError(Exception):
@@ -22,6 +62,12 @@ class SnapshotError(Exception):
 
     #: Process exit status the CLI uses for this error.
     exit_code: int = 1
+    #: Characters of the message shown as they are; every other unprintable
+    #: character is escaped, as messages may quote what an archive holds.
+    keep_in_message: str = "\n"
+
+    def __str__(self) -> str:
+        return printable(super().__str__(), keep=self.keep_in_message)
 
 
 class TargetNotFoundError(SnapshotError):
@@ -68,6 +114,10 @@ class UnsupportedSourceError(SnapshotError):
         return "\n".join(lines)
 
 
+class UserCodeError(SnapshotError):
+    """The model's own code raised while keras-snapshot ran it (import, constructor, call)."""
+
+
 class ModelStateError(SnapshotError):
     """The model's constructor arguments or inputs cannot be recorded or replayed."""
 
@@ -75,9 +125,20 @@ class ModelStateError(SnapshotError):
 class WeightsError(SnapshotError):
     """A weights file is missing, unreadable or does not fit the model."""
 
+    keep_in_message = ""
+
 
 class ArchiveError(SnapshotError):
     """An archive cannot be written or read."""
+
+    keep_in_message = ""
+
+
+class UntrustedArchiveError(SnapshotError):
+    """An archive's module is not trusted here, so it was not run."""
+
+    exit_code = 5
+    keep_in_message = ""
 
 
 class VerificationError(SnapshotError):

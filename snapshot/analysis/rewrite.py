@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -20,6 +19,12 @@ import libcst as cst
 from snapshot.analysis.collect import DependencyClosure, ExtractedStatement
 from snapshot.analysis.cst_uses import analyse_statement
 from snapshot.analysis.modules import Origin, classify
+from snapshot.analysis.naming import (
+    NameTable,
+    identifiers_in,
+    import_key,
+    renamed_candidate,
+)
 from snapshot.analysis.resolution import Resolved
 from snapshot.config import SnapshotConfig
 from snapshot.model import ImportItem, NameUse, StatementKind, SymbolRef
@@ -36,7 +41,6 @@ RESERVED_NAMES = (
 #: Imports the generated module's own functions need.
 SCAFFOLD_IMPORTS = (ImportItem("keras"), ImportItem("pathlib"), ImportItem("h5py"))
 
-_NameKey = SymbolRef | ImportItem | str
 #: Packages whose ``register_keras_serializable`` the rewrite renames.
 _KERAS_ROOTS = ("keras", "tensorflow", "tf_keras")
 _ANY = ImportItem("typing", "Any")
@@ -50,13 +54,24 @@ class Fragment:
     first_line: int
     last_line: int
     code: str
+    #: Position of the statement among its module's top-level statements.
+    position: int = 0
+    #: What the statement is (class, function, assignment...).
+    kind: StatementKind = StatementKind.OTHER
 
     @property
     def origin(self) -> str:
-        """``zoo.layers, lines 3-9``: where the code was taken from."""
-        if self.first_line == self.last_line:
-            return f"{self.module}, line {self.first_line}"
-        return f"{self.module}, lines {self.first_line}-{self.last_line}"
+        """``zoo.layers, lines 3-9``, or ``In[5], lines 1-7`` for a notebook cell."""
+        return self.origin_through(self)
+
+    def origin_through(self, last: Fragment) -> str:
+        """Where this fragment and the following ones up to ``last`` came from."""
+        where = self.module if self.cell is None else self.cell
+        first_line = self.first_line - self.cell_offset
+        last_line = last.last_line - last.cell_offset
+        if first_line == last_line:
+            return f"{where}, line {first_line}"
+        return f"{where}, lines {first_line}-{last_line}"
 
     #: Original names of classes renamed here; Keras derives layer names from them.
     kept_class_names: tuple[tuple[str, str], ...] = ()
@@ -64,6 +79,10 @@ class Fragment:
     bound_names: tuple[str, ...] = ()
     #: Methods replaced by stubs because nothing reaches them.
     left_out: tuple[str, ...] = ()
+    #: For session code: the cell's label, and what to subtract from the lines
+    #: for the lines of the cell as written.
+    cell: str | None = None
+    cell_offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,8 +94,8 @@ class RewrittenSource:
     stdlib_imports: tuple[str, ...]
     third_party_imports: tuple[str, ...]
     fragments: tuple[Fragment, ...]
-    #: The model class's name in the generated module.
-    class_name: str
+    #: The model class's name in the generated module; None for a graph model.
+    class_name: str | None
     #: Names bound to the scaffold imports (``keras``, ``pathlib``, ``h5py``).
     keras_name: str
     pathlib_name: str
@@ -86,7 +105,7 @@ class RewrittenSource:
 
     def name_of(self, key: SymbolRef | ImportItem) -> str:
         """The module-level name of a definition or an import."""
-        return self.names[_import_key(key) if isinstance(key, ImportItem) else key]
+        return self.names[import_key(key) if isinstance(key, ImportItem) else key]
 
 
 def rewrite(
@@ -94,27 +113,30 @@ def rewrite(
     *,
     config: SnapshotConfig,
     extra_imports: tuple[ImportItem, ...] = (),
+    reserved: tuple[str, ...] = (),
 ) -> RewrittenSource:
     """Name everything in ``closure`` and produce the rewritten fragments.
 
-    ``extra_imports`` are third-party names the model's constructor call uses.
+    ``extra_imports`` are third-party names the model's constructor call uses;
+    ``reserved`` are further names of the module's own (graph builders).
     """
-    names = _NameTable(_identifiers_in(closure.statements))
-    for reserved in RESERVED_NAMES:
-        names.claim(reserved, reserved)
-    names.claim(closure.root, closure.root.name)
+    names = NameTable(identifiers_in([s.text for s in closure.statements]))
+    for name in RESERVED_NAMES + reserved:
+        names.claim(name, name)
+    if closure.root is not None:
+        names.claim(closure.root, closure.root.name)
     drops_annotations = any(
         resolved.dropped for s in closure.statements for resolved in s.resolutions
     )
     scaffold = SCAFFOLD_IMPORTS + ((_ANY,) if drops_annotations else ()) + extra_imports
     imports = _imports_used(closure, scaffold)
     for item in imports:
-        names.claim(_import_key(item), item.bound_name)
+        names.claim(import_key(item), item.bound_name)
     any_name = names.name_of(_ANY) if drops_annotations else None
     for extracted in closure.statements:
         for bound in extracted.statement.bound_names:
             symbol = SymbolRef(extracted.statement.module, bound)
-            names.claim(symbol, _renamed_candidate(symbol))
+            names.claim(symbol, renamed_candidate(symbol))
     fragments = tuple(
         _rewrite_statement(extracted, names, any_name)
         for extracted in closure.statements
@@ -125,69 +147,12 @@ def rewrite(
         stdlib_imports=stdlib,
         third_party_imports=third_party,
         fragments=fragments,
-        class_name=names.name_of(closure.root),
-        keras_name=names.name_of(_import_key(SCAFFOLD_IMPORTS[0])),
-        pathlib_name=names.name_of(_import_key(SCAFFOLD_IMPORTS[1])),
-        h5py_name=names.name_of(_import_key(SCAFFOLD_IMPORTS[2])),
+        class_name=None if closure.root is None else names.name_of(closure.root),
+        keras_name=names.name_of(import_key(SCAFFOLD_IMPORTS[0])),
+        pathlib_name=names.name_of(import_key(SCAFFOLD_IMPORTS[1])),
+        h5py_name=names.name_of(import_key(SCAFFOLD_IMPORTS[2])),
         names=names.assigned(),
     )
-
-
-class _NameTable:
-    """Assigns each key (symbol, import or reserved word) a unique module-level name."""
-
-    def __init__(self, identifiers_in_use: set[str]) -> None:
-        self._by_key: dict[_NameKey, str] = {}
-        self._taken: dict[str, _NameKey] = {}
-        # New names must not capture a local variable somewhere in the code.
-        self._avoid = identifiers_in_use
-
-    def claim(self, key: _NameKey, wanted: str) -> str:
-        if key in self._by_key:
-            return self._by_key[key]
-        original = key.name if isinstance(key, SymbolRef) else wanted
-        name = original if original not in self._taken else wanted
-        counter = 1
-        while name in self._taken or (name != original and name in self._avoid):
-            counter += 1
-            name = f"{wanted}_{counter}"
-        self._by_key[key] = name
-        self._taken[name] = key
-        return name
-
-    def name_of(self, key: _NameKey) -> str:
-        return self._by_key[key]
-
-    def assigned(self) -> dict[_NameKey, str]:
-        return dict(self._by_key)
-
-
-def _renamed_candidate(symbol: SymbolRef) -> str:
-    """Name to try when ``symbol``'s own name is taken, from its module's name.
-
-    ``zoo.blocks.Encoder`` becomes ``Encoder_blocks``; a module part that just
-    repeats the name (``zoo.layers.encoder.Encoder``) is skipped: ``Encoder_layers``.
-    """
-    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", symbol.name).lower()
-    parts = [
-        p for p in symbol.module.split(".") if p not in (snake, "__init__", "__main__")
-    ]
-    suffix = parts[-1] if parts else "module"
-    return f"{symbol.name}_{suffix}"
-
-
-def _import_key(item: ImportItem) -> ImportItem:
-    # ``import a.b`` and ``import a`` both bind ``a`` to the same package.
-    if item.obj is None and item.alias is None:
-        return ImportItem(item.module.partition(".")[0])
-    return item
-
-
-def _identifiers_in(statements: Iterable[ExtractedStatement]) -> set[str]:
-    found: set[str] = set()
-    for extracted in statements:
-        found.update(re.findall(r"[A-Za-z_]\w*", extracted.text))
-    return found
 
 
 def _imports_used(
@@ -207,13 +172,13 @@ def _imports_used(
 
 
 def _import_lines(
-    imports: tuple[ImportItem, ...], names: _NameTable, *, config: SnapshotConfig
+    imports: tuple[ImportItem, ...], names: NameTable, *, config: SnapshotConfig
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     stdlib: list[str] = []
     third_party: list[str] = []
     from_imports: dict[str, list[str]] = {}
     for item in imports:
-        bound = names.name_of(_import_key(item))
+        bound = names.name_of(import_key(item))
         if item.obj is None:
             aliased = (
                 item
@@ -245,7 +210,7 @@ def _sorted_imports(lines: list[str]) -> tuple[str, ...]:
 
 
 def _rewrite_statement(
-    extracted: ExtractedStatement, names: _NameTable, any_name: str | None
+    extracted: ExtractedStatement, names: NameTable, any_name: str | None
 ) -> Fragment:
     statement = extracted.statement
     renamed_here = {
@@ -272,9 +237,13 @@ def _rewrite_statement(
         first_line=statement.first_line,
         last_line=statement.last_line,
         code=code,
+        position=statement.index,
+        kind=statement.kind,
         kept_class_names=kept,
         bound_names=statement.bound_names,
         left_out=extracted.dead_members,
+        cell=statement.cell,
+        cell_offset=statement.cell_offset,
     )
 
 
@@ -322,7 +291,7 @@ _STUB_DOCSTRING = (
 )
 
 
-def _changes(use: NameUse, resolved: Resolved, names: _NameTable) -> bool:
+def _changes(use: NameUse, resolved: Resolved, names: NameTable) -> bool:
     """True when the rewrite must change this read."""
     if resolved.dropped or resolved.consumed_attributes:
         return True
@@ -331,12 +300,12 @@ def _changes(use: NameUse, resolved: Resolved, names: _NameTable) -> bool:
     if resolved.import_item is not None:
         if _is_keras_registration(resolved.import_item, use.attributes):
             return True
-        return names.name_of(_import_key(resolved.import_item)) != use.name
+        return names.name_of(import_key(resolved.import_item)) != use.name
     return False
 
 
 def _rewritten_code(
-    extracted: ExtractedStatement, names: _NameTable, any_name: str | None
+    extracted: ExtractedStatement, names: NameTable, any_name: str | None
 ) -> str:
     statement = extracted.statement
     # Left-out methods are stubbed first, so LibCST never sees their code.
@@ -359,7 +328,7 @@ def _rewritten_code(
         if resolved.symbol is not None:
             new = names.name_of(resolved.symbol)
         elif resolved.import_item is not None:
-            new = names.name_of(_import_key(resolved.import_item))
+            new = names.name_of(import_key(resolved.import_item))
         else:
             continue
         if isinstance(node, cst.SimpleString):

@@ -28,6 +28,26 @@ ManifestBuilder = Callable[[dict[str, str], VerificationRecord | None], ArchiveM
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
+def check_destination(path: Path, *, layout: str, overwrite: bool) -> Path:
+    """The absolute archive path, once it is known that it can be written there.
+
+    Checked before any work, so a save with a wrong path fails at once.
+    """
+    if layout not in ("zip", "dir"):
+        raise ArchiveError(f"layout must be 'zip' or 'dir', not {layout!r}")
+    # Absolute, so that a verification run from another folder finds the staging copy.
+    path = Path(path).absolute()
+    if not path.parent.is_dir():
+        raise ArchiveError(f"{path}: folder {path.parent} does not exist")
+    if path.exists() and not overwrite:
+        raise ArchiveError(
+            f"{path}: already exists; pass overwrite=True (--force) to replace it"
+        )
+    if not os.access(path.parent, os.W_OK):
+        raise ArchiveError(f"{path}: folder {path.parent} is not writable")
+    return path
+
+
 def write_archive(
     path: Path,
     *,
@@ -46,18 +66,7 @@ def write_archive(
     before anything appears at ``path``; it returns the verification record
     or raises, in which case nothing is written.
     """
-    if layout not in ("zip", "dir"):
-        raise ArchiveError(f"layout must be 'zip' or 'dir', not {layout!r}")
-    # Absolute, so that a verification run from another folder finds the staging copy.
-    path = Path(path).absolute()
-    if not path.parent.is_dir():
-        raise ArchiveError(f"{path}: folder {path.parent} does not exist")
-    if path.exists() and not overwrite:
-        raise ArchiveError(
-            f"{path}: already exists; pass overwrite=True (--force) to replace it"
-        )
-    if not os.access(path.parent, os.W_OK):
-        raise ArchiveError(f"{path}: folder {path.parent} is not writable")
+    path = check_destination(path, layout=layout, overwrite=overwrite)
     try:
         return _write_staged(
             path, members, write_weights, manifest_for, check, layout=layout

@@ -1,9 +1,14 @@
 """Remember the arguments each Keras layer and model was constructed with.
 
 Keras 3 drops them (``Model.__new__`` does not pass them on, so ``get_config()``
-reports the defaults). ``import snapshot`` wraps ``keras.Model.__new__`` to keep
-each call, weakly keyed by the instance: at once when Keras is already imported,
+reports the defaults). The recorder wraps ``keras.Model.__new__`` to keep each
+call, weakly keyed by the instance: at once when Keras is already imported,
 otherwise as soon as it is, so ``import snapshot`` itself stays cheap.
+
+It is armed at interpreter start by the startup hook installed with the package
+(``_keras_snapshot_hook``, which calls :func:`watch_keras_import` at the first
+lookup of ``keras``), so it does not matter when ``import snapshot`` runs;
+``import snapshot`` arms it too, for interpreters that skip the hook.
 """
 
 from __future__ import annotations
@@ -25,7 +30,12 @@ CONSTRUCTOR_CALLS: weakref.WeakKeyDictionary[
 
 def recorded_call(model: Any) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
     """The ``(args, kwargs)`` ``model`` was constructed with, if recorded."""
-    return CONSTRUCTOR_CALLS.get(model)
+    try:
+        return CONSTRUCTOR_CALLS.get(model)
+    except (
+        TypeError
+    ):  # not weakly referenceable, or unhashable (a tensor): never recorded
+        return None
 
 
 def install() -> None:
@@ -35,6 +45,21 @@ def install() -> None:
         _wrap_model_new(keras_module)
     elif not any(isinstance(finder, _KerasImportWatcher) for finder in sys.meta_path):
         sys.meta_path.insert(0, _KerasImportWatcher())
+
+
+def watch_keras_import(
+    fullname: str, path: Any, target: ModuleType | None
+) -> importlib.machinery.ModuleSpec | None:
+    """Arm the recorder during the lookup of ``keras``; answer that lookup.
+
+    The startup hook calls this from its own ``find_spec``: the spec returned
+    carries the loader that installs the recorder once Keras has run.
+    """
+    install()
+    for finder in sys.meta_path:
+        if isinstance(finder, _KerasImportWatcher):
+            return finder.find_spec(fullname, path, target)
+    return None  # Keras was already loaded: install() wrapped it
 
 
 def _wrap_model_new(keras_module: ModuleType) -> None:
@@ -54,6 +79,21 @@ def _wrap_model_new(keras_module: ModuleType) -> None:
         if getattr(vars(owner).get("__new__"), "_snapshot_recorder", False):
             continue
         owner.__new__ = staticmethod(_recording(owner.__new__))
+    # Initializers, regularizers and constraints passed to layers are rebuilt
+    # from their calls too. Their bases take object.__new__, which refuses
+    # arguments once __new__ is overridden, so it is called without them.
+    for owner in (
+        keras_module.initializers.Initializer,
+        keras_module.regularizers.Regularizer,
+        keras_module.constraints.Constraint,
+    ):
+        if "__new__" in vars(owner):
+            continue
+        owner.__new__ = staticmethod(_recording(_plain_new))
+
+
+def _plain_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    return object.__new__(cls)
 
 
 def _recording(original_new: Any) -> Any:

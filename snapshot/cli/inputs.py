@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,43 +12,79 @@ import keras
 import numpy as np
 
 from snapshot.analysis.locate import import_target
+from snapshot.analysis.modules import user_frame
 from snapshot.capture.state import check_config_names
-from snapshot.errors import ModelStateError, WeightsError, one_line
+from snapshot.errors import (
+    ModelStateError,
+    UserCodeError,
+    WeightsError,
+    describe_failure,
+    one_line,
+)
 
 _SPEC = re.compile(
     r"^(?:(?P<name>[A-Za-z_]\w*)=)?(?P<shape>\d+(?:,\d+)*)(?::(?P<dtype>\w+))?$"
 )
 
 
-def build_target_model(
+@dataclass(frozen=True)
+class TargetOptions:
+    """The command line's model options, each checked; nothing built yet."""
+
+    target: str
+    model_class: type[keras.Model]
+    config: dict[str, Any]
+    weights: Path | None
+    inputs: Any
+
+
+def read_target_options(
     target: str,
     config_text: str | None,
     input_specs: tuple[str, ...],
     inputs_file: str | None,
     weights: str | None,
-) -> tuple[keras.Model, dict[str, Any], Any]:
-    """Import TARGET, construct it with the config, build it on the inputs, load weights."""
-    if weights is not None and not Path(weights).is_file():
-        raise WeightsError(f"{weights}: no such weights file")
-    inputs = parse_inputs(input_specs, inputs_file)
-    cls = import_target(target)
+) -> TargetOptions:
+    """Check the options in the order the command line reads them.
+
+    Target, config, weights, inputs: the first error names the first wrong
+    thing, before any of the model's code runs beyond its module's import.
+    """
+    model_class = import_target(target)
     config = parse_config(config_text)
-    check_config_names(cls, config)
+    check_config_names(model_class, config)
+    weights_path = None if weights is None else check_weights_file(Path(weights))
+    inputs = parse_inputs(input_specs, inputs_file)
+    return TargetOptions(target, model_class, config, weights_path, inputs)
+
+
+def build_target_model(options: TargetOptions) -> keras.Model:
+    """Construct the class with the config, build it on the inputs, load the weights."""
+    cls, config = options.model_class, options.config
     try:
         model = cls(**config)
     except Exception as error:
-        raise ModelStateError(
-            f"{target}({_brief(config)}) failed: {one_line(error)}"
-        ) from None
+        failure = describe_failure(error, at=user_frame(error))
+        raise UserCodeError(
+            f"{options.target}({_brief(config)}) failed: {failure}"
+        ) from error
     try:
-        model(inputs)
+        model(options.inputs)
     except Exception as error:
-        raise ModelStateError(
-            f"inputs do not fit {cls.__name__}: {one_line(error)}"
-        ) from None
-    if weights is not None:
-        _load_weights(model, Path(weights))
-    return model, config, inputs
+        failure = describe_failure(error, at=user_frame(error))
+        raise ModelStateError(f"inputs do not fit {cls.__name__}: {failure}") from error
+    if options.weights is not None:
+        _load_weights(model, options.weights)
+    return model
+
+
+def check_weights_file(path: Path) -> Path:
+    """``--weights``: an existing ``.weights.h5`` or ``.keras`` file."""
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weights file")
+    if not path.name.endswith((".weights.h5", ".keras")):
+        raise WeightsError(f"{path}: weights must be a .weights.h5 or .keras file")
+    return path
 
 
 def parse_config(text: str | None) -> dict[str, Any]:
@@ -128,8 +165,6 @@ def _read_npz(path: Path) -> Any:
 
 
 def _load_weights(model: keras.Model, path: Path) -> None:
-    if not path.name.endswith((".weights.h5", ".keras")):
-        raise WeightsError(f"{path}: weights must be a .weights.h5 or .keras file")
     try:
         model.load_weights(path)
     except Exception as error:

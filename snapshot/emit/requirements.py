@@ -16,12 +16,20 @@ class Requirements:
     distributions: dict[str, str]
     #: Top-level import name -> distribution, e.g. ``{"tensorflow": "tensorflow-cpu"}``.
     imports: dict[str, str]
+    #: Top-level imports no installed distribution provided when the module was
+    #: made: optional imports the code guards with ``try``/``except ImportError``.
+    not_installed: tuple[str, ...] = ()
 
     def text(self) -> str:
-        """``requirements.txt``: one pinned distribution a line."""
-        return "".join(
+        """``requirements.txt``: one pinned distribution a line, then what was missing."""
+        pinned = [
             f"{name}=={version}\n" for name, version in self.distributions.items()
-        )
+        ]
+        missing = [
+            f"# {name}: imported by the module, not installed when it was saved\n"
+            for name in self.not_installed
+        ]
+        return "".join(pinned + missing)
 
 
 def third_party_requirements(source: str) -> Requirements:
@@ -36,15 +44,17 @@ def third_party_requirements(source: str) -> Requirements:
     )
     imports: dict[str, str] = {}
     distributions: dict[str, str] = {}
+    not_installed: list[str] = []
     for top in tops:
-        for distribution in _distributions().get(top, [top])[:1]:
-            imports[top] = distribution
-            try:
-                distributions[distribution] = importlib.metadata.version(distribution)
-            except importlib.metadata.PackageNotFoundError:
-                # Not installed here: an optional import the code guards with try/except.
-                pass
-    return Requirements(dict(sorted(distributions.items())), imports)
+        distribution = _distributions().get(top, [top])[0]
+        imports[top] = distribution
+        try:
+            distributions[distribution] = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            not_installed.append(top)
+    return Requirements(
+        dict(sorted(distributions.items())), imports, tuple(not_installed)
+    )
 
 
 def _imported_modules(node: ast.AST) -> list[str]:

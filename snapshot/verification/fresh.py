@@ -5,7 +5,7 @@ hidden, its memory limited and the model's own top-level packages blocked by
 an import hook before anything but the standard library is imported
 (:func:`snapshot.verification.isolation.isolate`), so any leftover dependency
 on them fails loudly. It runs
-:func:`snapshot.verification.child.check_with_trust_argument` and prints JSON.
+:func:`snapshot.verification.child.check_in_this_process` and prints JSON.
 Past its timeout, its process group is killed.
 """
 
@@ -23,14 +23,14 @@ from snapshot.verification.device import child_environment
 from snapshot.verification.limits import VerificationLimits
 from snapshot.verification.report import ChildOutcome
 
-#: argv: blocked packages (comma-separated), archive, trust argument, memory bytes.
+#: argv: blocked packages (comma-separated), archive, module sha256, memory bytes.
 _SCRIPT = """
 import sys
 from snapshot.verification.isolation import isolate
 isolate(sys.argv[1].split(","), memory_bytes=int(sys.argv[4]))
 import json
-from snapshot.verification.child import check_with_trust_argument
-print(json.dumps(check_with_trust_argument(sys.argv[2], sys.argv[3])))
+from snapshot.verification.child import check_in_this_process
+print(json.dumps(check_in_this_process(sys.argv[2], module_sha256=sys.argv[3])))
 """
 
 
@@ -38,7 +38,7 @@ def run_fresh_child(
     archive: Path,
     *,
     blocked: tuple[str, ...],
-    trust: str,
+    module_sha256: str,
     limits: VerificationLimits,
     work: Path,
 ) -> ChildOutcome:
@@ -55,7 +55,7 @@ def run_fresh_child(
             _SCRIPT,
             ",".join(blocked),
             str(Path(archive).absolute()),
-            trust,
+            module_sha256,
             str(limits.memory_bytes),
         ],
         cwd=work,

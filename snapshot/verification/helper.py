@@ -18,8 +18,8 @@ pools do not survive a fork. The helper reports why it must not fork (see
 verifies in a fresh interpreter instead.
 
 Protocol: one JSON object per line. The helper writes ``{"ready": ...}`` once,
-then answers each request (``archive``, ``blocked``, ``trust``, ``folder``,
-``timeout``, ``memory``) with ``{"outcome": ...}`` or ``{"unavailable": reason}``.
+then answers each request (``archive``, ``blocked``, ``module_sha256``,
+``folder``, ``timeout``, ``memory``) with ``{"outcome": ...}`` or ``{"unavailable": reason}``.
 It exits when its input closes, when it is told to, or when its parent dies.
 """
 
@@ -310,7 +310,7 @@ def _warm_up() -> None:
 
 def _check(request: dict[str, Any]) -> dict[str, Any]:
     """Do what the fresh verifying interpreter does, in this forked spare."""
-    from snapshot.verification.child import check_with_trust_argument
+    from snapshot.verification.child import check_in_this_process
     from snapshot.verification.isolation import already_imported, isolate
 
     inherited = already_imported(request["blocked"])
@@ -326,7 +326,9 @@ def _check(request: dict[str, Any]) -> dict[str, Any]:
     os.dup2(output, 1)
     os.dup2(output, 2)
     isolate(request["blocked"], memory_bytes=int(request["memory"]))
-    found = check_with_trust_argument(request["archive"], request["trust"])
+    found = check_in_this_process(
+        request["archive"], module_sha256=request["module_sha256"]
+    )
     sys.stdout.flush()
     return {"found": found}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -121,6 +122,9 @@ def report_from_outcome(
     return replace(report, method=outcome.method)
 
 
+_MEMORY_ERROR = re.compile(r"(^|: )MemoryError\b")
+
+
 def _failure(outcome: ChildOutcome, limits: VerificationLimits) -> str:
     """Why the child gave no verdict, in one line; ``""`` when it gave one."""
     if outcome.timed_out:
@@ -130,7 +134,8 @@ def _failure(outcome: ChildOutcome, limits: VerificationLimits) -> str:
         )
     error = str((outcome.found or {}).get("error", ""))
     last = outcome.last_error_line
-    if error.startswith("MemoryError") or "bad_alloc" in last:
+    # The error may start with the generated module's file:line.
+    if _MEMORY_ERROR.search(error) or "bad_alloc" in last:
         return (
             f"verification ran out of memory under its limit of "
             f"{limits.describe_memory()} ({MEMORY_VARIABLE} sets the limit)"

@@ -49,18 +49,21 @@ def verify_archive(
     archive: Path,
     *,
     blocked: tuple[str, ...],
-    trust: str,
+    module_sha256: str,
     tolerance: float | None = None,
     limits: VerificationLimits | None = None,
 ) -> VerificationReport:
     """Load ``archive`` where ``blocked`` packages cannot be imported; judge the result.
 
     Runs in a child forked from this process's warm verifier when one is
-    running and usable, else in a fresh interpreter. ``trust`` is passed to
-    the child unread. ``limits`` default to :func:`limits_for` the archive.
+    running and usable, else in a fresh interpreter. The child runs the
+    archive's module only if it hashes to ``module_sha256``. ``limits``
+    default to :func:`limits_for` the archive.
     """
     limits = limits or limits_for(Path(archive))
-    outcome = _in_forked_child(archive, blocked=blocked, trust=trust, limits=limits)
+    outcome = _in_forked_child(
+        archive, blocked=blocked, module_sha256=module_sha256, limits=limits
+    )
     fallback = ""
     if isinstance(outcome, str):
         fallback, outcome = outcome, None
@@ -69,7 +72,7 @@ def verify_archive(
             outcome = run_fresh_child(
                 archive,
                 blocked=blocked,
-                trust=trust,
+                module_sha256=module_sha256,
                 limits=limits,
                 work=folder / WORK_NAME,
             )
@@ -83,7 +86,7 @@ def _in_forked_child(
     archive: Path,
     *,
     blocked: tuple[str, ...],
-    trust: str,
+    module_sha256: str,
     limits: VerificationLimits,
 ) -> ChildOutcome | str | None:
     """The outcome from a forked child; else why not (None: no warm verifier)."""
@@ -91,7 +94,11 @@ def _in_forked_child(
         return None
     with _request_folder() as folder:
         return warm.verify_forked(
-            archive, blocked=blocked, trust=trust, limits=limits, folder=folder
+            archive,
+            blocked=blocked,
+            module_sha256=module_sha256,
+            limits=limits,
+            folder=folder,
         )
 
 

@@ -131,7 +131,7 @@ class WarmVerifier:
         archive: Path,
         *,
         blocked: tuple[str, ...],
-        trust: str,
+        module_sha256: str,
         limits: VerificationLimits,
         folder: Path,
     ) -> ChildOutcome | str:
@@ -139,7 +139,7 @@ class WarmVerifier:
         request = {
             "archive": str(Path(archive).absolute()),
             "blocked": list(blocked),
-            "trust": trust,
+            "module_sha256": module_sha256,
             "folder": str(folder),
             "timeout": limits.timeout_seconds,
             "memory": limits.memory_bytes,
@@ -256,7 +256,7 @@ def verify_forked(
     archive: Path,
     *,
     blocked: tuple[str, ...],
-    trust: str,
+    module_sha256: str,
     limits: VerificationLimits,
     folder: Path,
 ) -> ChildOutcome | str | None:
@@ -277,7 +277,11 @@ def verify_forked(
             shut_down()
             return reason
         return helper.run(
-            archive, blocked=blocked, trust=trust, limits=limits, folder=folder
+            archive,
+            blocked=blocked,
+            module_sha256=module_sha256,
+            limits=limits,
+            folder=folder,
         )
 
 

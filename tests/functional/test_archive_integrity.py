@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import random
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 import snapshot
 from snapshot.archive.inspect import describe_archive
-from snapshot.archive.reader import read_archive
+from snapshot.archive.reader import OpenedArchive, read_archive
 from statecases.models import StoresUnits
 
 
@@ -33,6 +34,17 @@ def good_bytes(model: StoresUnits, tmp_path_factory: pytest.TempPathFactory) -> 
         model, tmp_path_factory.mktemp("good") / "a.snapshot", verify=False
     )
     return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def intact_archive(
+    good_bytes: bytes, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[OpenedArchive, bytes]:
+    """The good archive as read, and its weights' bytes."""
+    folder = tmp_path_factory.mktemp("intact")
+    (folder / "good.snapshot").write_bytes(good_bytes)
+    opened = read_archive(folder / "good.snapshot", weights_to=folder / "w.h5")
+    return opened, (folder / "w.h5").read_bytes()
 
 
 def test_saving_twice_gives_identical_members(
@@ -127,19 +139,45 @@ def test_an_archive_with_deflated_weights_still_loads(
     seed=st.integers(min_value=0, max_value=2**32 - 1), kind=st.sampled_from(MUTATIONS)
 )
 def test_damaged_archive_raises_only_snapshot_errors(
-    good_bytes: bytes, tmp_path: Path, seed: int, kind: object
+    good_bytes: bytes,
+    intact_archive: tuple[OpenedArchive, bytes],
+    tmp_path: Path,
+    seed: int,
+    kind: object,
 ) -> None:
+    intact, intact_weights = intact_archive
     damaged = kind(good_bytes, random.Random(seed))  # type: ignore[operator]
     path = tmp_path / f"damaged-{seed}.snapshot"
     path.write_bytes(damaged)
     before = sorted(p.name for p in tmp_path.iterdir())
+    weights = tmp_path / "weights.h5"
     try:
-        read_archive(path)
+        opened = read_archive(path, weights_to=weights)
         describe_archive(path)
     except snapshot.SnapshotError:
-        pass
-    assert sorted(p.name for p in tmp_path.iterdir()) == before
-    path.unlink()
+        weights.unlink(missing_ok=True)
+    else:
+        # What is accepted is what the manifest vouches for: every member
+        # hashes to its entry, and under the intact manifest, every member is
+        # what was written. (A mutation that rewrites the manifest's hashes
+        # too is accepted as an archive; its changed module then needs trust.)
+        accepted_weights = weights.read_bytes()
+        weights.unlink()
+        recorded = opened.manifest.members
+        for name, data in opened.members.items():
+            assert hashlib.sha256(data).hexdigest() == recorded[name]
+        assert (
+            hashlib.sha256(accepted_weights).hexdigest()
+            == recorded[opened.manifest.weights]
+        )
+        if opened.manifest == intact.manifest:
+            assert opened.members == intact.members
+            assert accepted_weights == intact_weights
+    finally:
+        path.unlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        name for name in before if name != path.name
+    ]
 
 
 def test_concurrent_saves_to_one_path_leave_a_whole_archive(tmp_path: Path) -> None:

@@ -164,3 +164,85 @@ def test_unextractable_code_lists_every_problem_grouped_by_reason(
         "* exec/eval of code the analyzer cannot see; write the code out.\n"
         f"    {model_py}:19  eval(...)\n"
     )
+
+
+_RAISING = ASSETS / "faulty" / "raising.py"
+
+
+def test_the_first_wrong_option_is_named_first(tmp_path: Path) -> None:
+    # An unknown target without --input: the target is wrong first.
+    code, output = _invoke(["model", "no_such_pkg:Net", "-o", "out.snapshot"], tmp_path)
+    assert (code, output.strip()) == (1, "error: no module named 'no_such_pkg'")
+    # Target and config fine, weights missing, no inputs: the weights come first.
+    args = ["model", f"{_SEED}:MyModel", "--weights", "nope.weights.h5"]
+    code, output = _invoke([*args, "-o", "out.snapshot"], tmp_path)
+    assert output.strip() == "error: nope.weights.h5: no such weights file"
+    # Everything fine but the output: refused before the model's code runs
+    # (its constructor would raise).
+    existing = tmp_path / "taken.snapshot"
+    existing.write_bytes(b"keep me")
+    args = [
+        "model",
+        "faulty.raising:RaisesInInit",
+        "--input",
+        "1,3",
+        "-o",
+        str(existing),
+    ]
+    code, output = _invoke(args, tmp_path)
+    assert output.strip().startswith(f"error: {existing}: already exists")
+
+
+def test_an_exception_in_the_model_code_names_the_users_line(tmp_path: Path) -> None:
+    args = ["model", "faulty.raising:RaisesInInit", "--input", "1,3"]
+    code, output = _invoke([*args, "-o", "out.snapshot"], tmp_path)
+    assert (code, output.strip()) == (
+        1,
+        "error: faulty.raising:RaisesInInit() failed: "
+        f"{_RAISING}:6: ValueError: units must be even, not 3",
+    )
+    result = CliRunner().invoke(cli, ["--debug", *args, "-o", "out.snapshot"])
+    assert result.exit_code == 1
+    assert "Traceback (most recent call last)" in result.output
+    assert f'File "{_RAISING}", line 12, in __init__' in result.output
+    assert result.output.strip().splitlines()[-1].startswith("error: faulty.raising")
+
+
+def test_a_module_that_crashes_on_import_is_not_called_missing(tmp_path: Path) -> None:
+    crashing = ASSETS / "faulty" / "crashes_on_import.py"
+    args = ["model", "faulty.crashes_on_import:Net", "--input", "1,3"]
+    code, output = _invoke([*args, "-o", "out.snapshot"], tmp_path)
+    assert (code, output.strip()) == (
+        1,
+        "error: importing faulty.crashes_on_import failed: "
+        f"{crashing}:3: ZeroDivisionError: division by zero",
+    )
+
+
+def test_a_model_instance_is_told_apart_from_a_class(tmp_path: Path) -> None:
+    args = ["model", "faulty.raising:MODEL", "--input", "1,3"]
+    code, output = _invoke([*args, "-o", "out.snapshot"], tmp_path)
+    assert (code, output.strip()) == (
+        1,
+        "error: faulty.raising:MODEL: MODEL is a model instance, not a class; save it "
+        "from Python with snapshot.save(MODEL, path), or name its class (WithoutCall) "
+        "and give --config",
+    )
+
+
+def test_keras_colour_codes_never_reach_the_message(tmp_path: Path) -> None:
+    import numpy as np
+
+    import snapshot
+    from faulty.raising import WithoutCall
+
+    # click drops colour codes on the way to a pipe; the API's message is
+    # what logs and notebooks show, so it is checked there.
+    with pytest.raises(snapshot.ModelStateError) as raised:
+        snapshot.save(
+            WithoutCall(), tmp_path / "out.snapshot", inputs=np.ones((1, 3), "float32")
+        )
+    message = str(raised.value)
+    assert "\x1b[" not in message
+    assert "Model WithoutCall does not have a `call()` method implemented." in message
+    assert "\n" not in message

@@ -101,7 +101,10 @@ def test_weights_missing_from_the_model_are_an_error(tmp_path: Path) -> None:
     (folder / "snapshot.json").write_text(json.dumps(manifest))
     with pytest.raises(snapshot.WeightsError) as raised:
         snapshot.load(folder)
-    assert str(raised.value).endswith("holds 3 weights, the model has 2")
+    assert str(raised.value).endswith(
+        "2 of the model's 2 variables found a stored weight of their shape; "
+        "1 of the 3 stored weights are left over"
+    )
 
 
 def snapshot_sha256(path: Path) -> str:
@@ -120,3 +123,40 @@ def test_relative_output_path_is_verified(
     path = snapshot.save(model, "relative.snapshot")
     assert path == Path("relative.snapshot")
     assert snapshot.verify("relative.snapshot").passed
+
+
+def test_a_variable_that_kept_its_own_value_is_not_counted_as_loaded(
+    tmp_path: Path,
+) -> None:
+    from snapshot.verification.child import count_loaded_variables
+
+    model = Classifier(num_classes=3)
+    model(BATCH)
+    weights = tmp_path / "model.weights.h5"
+    model.save_weights(weights)
+    expected, loaded, stored = count_loaded_variables(model, weights)
+    assert expected == loaded == stored == 8
+    # As if Keras had skipped one layer: its kernel keeps other values.
+    model.weights[0].assign(model.weights[0] + 1.0)
+    assert count_loaded_variables(model, weights) == (8, 7, 8)
+
+
+def test_a_report_with_unloaded_variables_fails_whatever_the_outputs() -> None:
+    from snapshot.verification.report import report_from_child
+
+    found = {
+        "versions_then": {},
+        "versions_now": {},
+        "max_abs_diff": 0.0,
+        "tolerance": 1e-6,
+        "note": "",
+        "variables_expected": 8,
+        "variables_loaded": 7,
+        "weights_stored": 8,
+    }
+    report = report_from_child("a.snapshot", found, tolerance=None)
+    assert not report.passed
+    assert report.detail == "7 of 8 variables hold a stored weight (8 stored)"
+    assert report_from_child(
+        "a.snapshot", found | {"variables_loaded": 8}, tolerance=None
+    ).passed

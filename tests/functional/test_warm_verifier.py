@@ -3,8 +3,8 @@
 Every case runs through both paths: a child forked from this process's warm
 verifier, and a fresh ``python -I`` (``KERAS_SNAPSHOT_VERIFIER=fresh``).
 Hostile modules are made by appending a few lines to a generated module and
-fixing its hash, as a crafted archive would; they run with trust, as the
-audit would refuse some of them before any code runs.
+fixing its hash, as a crafted archive would; they run pinned to that hash, as
+a caller who trusts them would have them run.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from conftest import isolated_environment
 from snapshot.archive.manifest import PROBE_NAME
 from snapshot.capture import probe
 from snapshot.verification import warm
-from snapshot.verification.child import trust_argument
 from snapshot.verification.limits import VerificationLimits
 from snapshot.verification.report import METHODS, VerificationReport
 from snapshot.verification.verifier import start_warm_verifier, verify_archive
@@ -106,6 +105,17 @@ def _module_of(folder: Path) -> Path:
     return folder / json.loads((folder / "snapshot.json").read_text())["module"]
 
 
+def _lines_of(folder: Path) -> int:
+    """Lines of the archive's module: an appended line comes right after."""
+    return len(_module_of(folder).read_text().splitlines())
+
+
+def _module_sha256(folder: Path) -> str:
+    """The hash the manifest records for the module: what trusting it pins."""
+    manifest = json.loads((folder / "snapshot.json").read_text())
+    return str(manifest["members"][manifest["module"]])
+
+
 def _hostile(source: Path, destination: Path, appended: str) -> Path:
     """A copy of the archive ``source`` whose module runs ``appended`` when imported."""
     shutil.copytree(source, destination)
@@ -123,7 +133,9 @@ def _verdict(report: VerificationReport) -> dict[str, Any]:
 
 
 def _verify(archive: Path, *, path: str, **options: Any) -> VerificationReport:
-    report = verify_archive(archive, trust=trust_argument(True), **options)
+    """Verify ``archive`` pinned to its own module (unless ``options`` pin another)."""
+    options.setdefault("module_sha256", _module_sha256(archive))
+    report = verify_archive(archive, **options)
     assert report.method == path, report.fallback
     return report
 
@@ -142,17 +154,35 @@ def test_both_paths_give_the_same_verdict(
     assert forked.passed == (case == "good"), forked.summary()
 
 
+def test_a_child_runs_only_the_pinned_module(
+    archives: dict[str, Path], path: str
+) -> None:
+    pinned = _verify(archives["good"], path=path, blocked=())
+    assert pinned.passed, pinned.summary()
+    other = "3" * 64
+    report = _verify(archives["good"], path=path, blocked=(), module_sha256=other)
+    assert not report.passed
+    assert report.detail.endswith(
+        f"its sha256 is {_module_sha256(archives['good'])}, not the approved {other}"
+    )
+
+
 def test_the_verdicts_are_the_expected_failures(archives: dict[str, Path]) -> None:
     start_warm_verifier()
     details = {
         case: snapshot.verify(archives[case]).detail
         for case in ("state", "weights", "outputs")
     }
-    # Unadapted, the module-level layer cannot run in the rebuilt model.
-    assert details["state"].startswith(
-        "TypeError: Exception encountered when calling Normalization.call()"
-    )
-    assert details["weights"].endswith("holds 3 weights, the model has 2")
+    # Unadapted, the module-level layer cannot run in the rebuilt model (the
+    # generated module's file:line first).
+    assert re.match(
+        r"\S+_snapshot\.py:\d+: TypeError: Exception encountered when calling "
+        r"Normalization\.call\(\)",
+        details["state"],
+    ), details["state"]
+    # Keras names the stored weight no variable takes.
+    assert ": the weights do not fit the model: " in details["weights"]
+    assert "1 of the 3 stored w" in details["weights"], details["weights"]
     assert details["outputs"] == "outputs differ by up to 1"
 
 
@@ -184,10 +214,10 @@ def test_the_original_packages_stay_blocked(
     needs = _hostile(archives["good"], tmp_path / "needs", "import keras_hub\n")
     blocked = _verify(needs, path=path, blocked=("keras_hub",))
     assert not blocked.passed
-    assert blocked.detail == (
-        "ImportError: keras_hub is part of the original code, which a snapshot "
-        "must not need"
-    )
+    assert blocked.detail.endswith(
+        f"{_module_of(needs).name}:{_lines_of(archives['good']) + 1}: ImportError: "
+        "keras_hub is part of the original code, which a snapshot must not need"
+    ), blocked.detail
     assert _verify(needs, path=path, blocked=()).passed
 
 
@@ -197,7 +227,9 @@ def test_a_package_the_helper_imported_is_verified_fresh(
     # The helper has Keras: a fork could not block it, so a fresh interpreter does.
     start_warm_verifier()
     report = verify_archive(
-        archives["good"], blocked=("keras",), trust=trust_argument(False)
+        archives["good"],
+        blocked=("keras",),
+        module_sha256=_module_sha256(archives["good"]),
     )
     assert report.method == "fresh"
     assert report.fallback == "the warm verifier has imported keras"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from snapshot.analysis.parse import read_module
 from snapshot.analysis.provenance import describe_sources
@@ -31,3 +34,20 @@ def test_files_outside_a_checkout_record_no_commit(tmp_path: Path) -> None:
     index = read_module(ModuleSource("loose", path, False))
     assert describe_sources((index,), record_git=True).git is None
     assert describe_sources((index,), record_git=False).git is None
+
+
+def test_a_git_that_hangs_leaves_the_commit_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from snapshot.analysis import provenance
+
+    slow_git = tmp_path / "bin" / "git"
+    slow_git.parent.mkdir()
+    slow_git.write_text("#!/bin/sh\nsleep 5\n")
+    slow_git.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{slow_git.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(provenance, "GIT_TIMEOUT_SECONDS", 0.2)
+    path = tmp_path / "tracked.py"
+    path.write_text("Y = 2\n")
+    index = read_module(ModuleSource("tracked", path, False))
+    assert describe_sources((index,), record_git=True).git is None

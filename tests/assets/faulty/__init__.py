@@ -1,0 +1,1 @@
+"""Models whose own code fails: the errors must point at the user's line."""
