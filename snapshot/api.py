@@ -71,8 +71,13 @@ from snapshot.errors import NotAModelError, SnapshotError
 from snapshot.model import ImportItem, ModelTarget, SymbolRef
 from snapshot.trust.policy import Trust, check_trust_argument, decide
 from snapshot.trust.store import default_store, new_record
-from snapshot.verification.fresh import verify_in_fresh_interpreter
-from snapshot.verification.report import VerificationReport, raise_unless_passed
+from snapshot.verification.device import reference_outputs_scope
+from snapshot.verification.report import (
+    METHODS,
+    VerificationReport,
+    raise_unless_passed,
+)
+from snapshot.verification.verifier import start_warm_verifier, verify_archive
 from snapshot.version import FORMAT_VERSION, __version__
 
 
@@ -96,16 +101,20 @@ def save(
     cannot be recorded. ``intern``/``extern`` are module patterns to extract or
     to keep as imports against the first-/third-party default. ``layout="dir"``
     writes the same members into a folder. With ``verify`` (the default) the
-    archive is first loaded in a fresh interpreter without your code and must
-    reproduce the model's outputs exactly, or nothing is written.
+    archive is first loaded in an interpreter without your code and must
+    reproduce the model's outputs, or nothing is written.
     """
     _check_is_model(model)
     check_destination(Path(path), layout=layout, overwrite=overwrite)
+    if verify:
+        # Its Keras import overlaps the analysis and the weight writing below.
+        start_warm_verifier()
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
     target = locate_model(model, config)
     state = capture_state(model, inputs=inputs, config=config)
     generated = generate_module(target, state, config=options)
-    module_probe = probe.make_probe(model, inputs, state.inputs)
+    with reference_outputs_scope():
+        module_probe = probe.make_probe(model, inputs, state.inputs)
     module_name = module_file_name(
         target.class_name if target is not None else identifier(model.name)
     )
@@ -435,16 +444,18 @@ def _npz(arrays: Mapping[str, Any]) -> bytes:
 def verify(
     path: str | Path, *, tolerance: float | None = None, trust: Trust = False
 ) -> VerificationReport:
-    """Load the snapshot at ``path`` in a fresh interpreter and compare probe outputs.
+    """Load the snapshot at ``path`` in an isolated child and compare probe outputs.
 
     Loading runs the archive's module, so it needs the same ``trust`` as
     :func:`load`; the decision is made here and pinned to the module's hash,
-    so the verifying interpreter runs that module or none. The packages the
-    snapshot was made from are blocked there. ``tolerance`` defaults to what
-    floating-point rounding explains for the recorded outputs: 16 units in the
-    last place of the largest one, 256 when the interpreter runs another Keras
-    backend than the one that saved the model. Returns the report;
-    ``report.passed`` tells the verdict.
+    so the verifying child runs that module or none. The child is a fresh
+    interpreter, or a child forked from this process's warm verifier when a
+    verified save started one. The packages the snapshot was made from are
+    blocked there. ``tolerance`` defaults to what floating-point rounding
+    explains for the recorded outputs: 16 units in the last place of the
+    largest one, 256 when the interpreter runs another Keras backend than the
+    one that saved the model. Returns the report; ``report.passed`` tells the
+    verdict.
     """
     check_trust_argument(trust)
     approved: list[str] = []
@@ -462,8 +473,8 @@ def verify(
     blocked = _original_packages(
         opened.manifest.source.files, imported=opened.manifest.imports
     )
-    return verify_in_fresh_interpreter(
-        Path(path), blocked=blocked, tolerance=tolerance, module_sha256=approved[0]
+    return verify_archive(
+        Path(path), blocked=blocked, module_sha256=approved[0], tolerance=tolerance
     )
 
 
@@ -477,13 +488,11 @@ def _verify_staged(
     files = {f.relative_path: f.sha256 for f in generated.provenance.files}
     blocked = _original_packages(files, imported=requirements.imports)
     # The module just generated, pinned: the child runs it and nothing else.
-    report = verify_in_fresh_interpreter(
-        folder, blocked=blocked, module_sha256=module_sha256
-    )
+    report = verify_archive(folder, blocked=blocked, module_sha256=module_sha256)
     raise_unless_passed(report, causes=_likely_causes(generated.closure))
     assert report.max_abs_diff is not None and report.tolerance is not None
     return VerificationRecord(
-        method="fresh interpreter (python -I), original packages blocked",
+        method=METHODS[report.method],
         max_abs_diff=report.max_abs_diff,
         tolerance=report.tolerance,
         variables=report.variables_loaded or 0,

@@ -372,6 +372,11 @@ def _is_finite_number(value: object) -> bool:
         return False
 
 
+#: A dtype as ``str(array.dtype)`` spells it: ``float32``, ``string``, or with a
+#: byte order and an item size for numpy text and bytes (``<U3``, ``|S5``).
+_DTYPE = re.compile(r"[<>|=]?[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _is_input_structure(value: object, *, depth: int) -> bool:
     """True for ``{"shape", "dtype"}`` leaves in ``dict``/``list``/``tuple``/``call``
     nodes, under an optional top-level ``submodels`` node."""
@@ -402,7 +407,7 @@ def _is_input_structure(value: object, *, depth: int) -> bool:
                 for d in shape
             )
             and isinstance(dtype, str)
-            and dtype.isidentifier()
+            and _DTYPE.fullmatch(dtype) is not None
         )
     if len(value) != 1:
         return False

@@ -1,7 +1,8 @@
 """What the verifying interpreter does: load the archive, count weights, run the probe.
 
-It runs in a process where the model's own packages cannot be imported and
-prints one JSON object, which :mod:`snapshot.verification.fresh` reads.
+It runs in a process where the model's own packages cannot be imported (a
+fresh interpreter, or a child forked from the warm verifier) and returns one
+JSON-ready dict, which :mod:`snapshot.verification.report` judges.
 """
 
 from __future__ import annotations

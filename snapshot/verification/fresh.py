@@ -1,79 +1,102 @@
 """Run the verification in a fresh interpreter that cannot import the original code.
 
-The child is ``python -I`` in an empty working folder, with the model's own
-top-level packages blocked by an import hook installed before anything else
-runs, so any leftover dependency on them fails loudly. It runs
+The child is ``python -I`` in an empty working folder, with accelerators
+hidden, its memory limited and the model's own top-level packages blocked by
+an import hook before anything but the standard library is imported
+(:func:`snapshot.verification.isolation.isolate`), so any leftover dependency
+on them fails loudly. It runs
 :func:`snapshot.verification.child.check_in_this_process` and prints JSON.
+Past its timeout, its process group is killed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from snapshot.verification.report import VerificationReport, report_from_child
+from snapshot.verification.device import child_environment
+from snapshot.verification.limits import VerificationLimits
+from snapshot.verification.report import ChildOutcome
 
-#: Runs first in the verifying interpreter; argv[1] lists the blocked packages.
-_BLOCKER = """
-import importlib.abc, sys
-BLOCKED = {name for name in sys.argv[1].split(",") if name}
-class _Blocker(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.partition(".")[0] in BLOCKED:
-            raise ImportError(f"{name} is part of the original code, which a snapshot must not need")
-        return None
-sys.meta_path.insert(0, _Blocker())
-"""
-
-_CHECK = """
+#: argv: blocked packages (comma-separated), archive, module sha256, memory bytes.
+_SCRIPT = """
+import sys
+from snapshot.verification.isolation import isolate
+isolate(sys.argv[1].split(","), memory_bytes=int(sys.argv[4]))
 import json
 from snapshot.verification.child import check_in_this_process
 print(json.dumps(check_in_this_process(sys.argv[2], module_sha256=sys.argv[3])))
 """
 
 
-def verify_in_fresh_interpreter(
+def run_fresh_child(
     archive: Path,
     *,
     blocked: tuple[str, ...],
     module_sha256: str,
-    tolerance: float | None = None,
-) -> VerificationReport:
-    """Load ``archive`` in ``python -I`` with ``blocked`` packages unimportable.
+    limits: VerificationLimits,
+    work: Path,
+) -> ChildOutcome:
+    """Check ``archive`` in ``python -I`` started in the empty folder ``work``.
 
-    The child runs the archive's module only if its sha256 is ``module_sha256``
-    (the parent decided to trust it).
-
-    Without ``tolerance``, the difference rounding explains for the recorded
-    outputs is accepted: more when the verifying interpreter runs another Keras
-    backend than the one that saved the model (``KERAS_BACKEND`` is inherited).
+    ``work`` is also the child's TMPDIR; the caller owns it and removes it.
     """
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with tempfile.TemporaryDirectory(prefix="snapshot-verify-") as empty:
-        completed = subprocess.run(
-            [
-                sys.executable,
-                "-I",
-                "-c",
-                _BLOCKER + _CHECK,
-                ",".join(blocked),
-                str(Path(archive).absolute()),
-                module_sha256,
-            ],
-            cwd=empty,
-            env=environment,
-            capture_output=True,
-            text=True,
-        )
-    lines = completed.stdout.strip().splitlines()
-    if completed.returncode != 0 or not lines:
-        last = completed.stderr.strip().splitlines()[-1:] or ["no output"]
-        return VerificationReport(
-            str(archive), False, None, tolerance, detail=f"loading failed: {last[0]}"
-        )
-    return report_from_child(str(archive), json.loads(lines[-1]), tolerance=tolerance)
+    environment = child_environment(os.environ) | {"TMPDIR": str(work)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            _SCRIPT,
+            ",".join(blocked),
+            str(Path(archive).absolute()),
+            module_sha256,
+            str(limits.memory_bytes),
+        ],
+        cwd=work,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Its own process group, so that whatever it starts is stopped with it.
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=limits.timeout_seconds)
+    except subprocess.TimeoutExpired:
+        _stop(process)
+        return ChildOutcome("fresh", None, None, timed_out=True)
+    except BaseException:
+        _stop(process)
+        raise
+    lines = stdout.strip().splitlines()
+    found = None
+    if process.returncode == 0 and lines:
+        with contextlib.suppress(json.JSONDecodeError):
+            found = json.loads(lines[-1])
+    errors = stderr.strip().splitlines()
+    return ChildOutcome(
+        "fresh",
+        found,
+        process.returncode,
+        last_error_line=errors[-1] if errors else "",
+    )
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """Kill the unreaped child's process group (what it started too), then reap it.
+
+    Unreaped, its pid cannot have been given to another process group.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signal.SIGKILL)
+        else:  # Windows: no process groups
+            process.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.communicate(timeout=5)

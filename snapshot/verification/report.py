@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import re
+import signal
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from snapshot.errors import VerificationError
+from snapshot.verification.limits import (
+    MEMORY_VARIABLE,
+    TIMEOUT_VARIABLE,
+    VerificationLimits,
+)
+
+#: What each path is called in reports and in the manifest's verification record.
+METHODS = {
+    "fork": "child forked from a warm interpreter (python -I), original packages blocked",
+    "fresh": "fresh interpreter (python -I), original packages blocked",
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,10 @@ class VerificationReport:
     detail: str = ""
     #: Anything that changed how the outputs were judged, in one line.
     note: str = ""
+    #: Which path ran the check: ``fork`` (a child of the warm verifier) or ``fresh``.
+    method: str = "fresh"
+    #: Why a fresh interpreter ran although a warm verifier was running.
+    fallback: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,10 +72,86 @@ class VerificationReport:
             )
             note = "" if then == now else "  (changed)"
             lines.append(f"  {name}: {then} then, {now} now{note}")
+        fallback = f" ({self.fallback})" if self.fallback else ""
+        lines.append(f"  checked in: {METHODS.get(self.method, self.method)}{fallback}")
         for line in (self.note, self.detail):
             if line:
                 lines.append(f"  {line}")
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ChildOutcome:
+    """How a verifying child ended, whichever path ran it."""
+
+    #: ``fork`` or ``fresh``.
+    method: str
+    #: The JSON object the child answered with; None when it gave none.
+    found: dict[str, Any] | None
+    #: Exit status; negative: killed by that signal; None when it timed out.
+    returncode: int | None
+    #: The child ran past its timeout and was killed.
+    timed_out: bool = False
+    #: Last line the child wrote to stderr.
+    last_error_line: str = ""
+
+
+def report_from_outcome(
+    archive: str,
+    outcome: ChildOutcome,
+    *,
+    tolerance: float | None,
+    limits: VerificationLimits,
+) -> VerificationReport:
+    """Judge a child's outcome; the same judgement for every path."""
+    failure = _failure(outcome, limits)
+    if failure:
+        found = outcome.found or {}
+        return VerificationReport(
+            archive,
+            False,
+            None,
+            tolerance,
+            versions_then=found.get("versions_then", {}),
+            versions_now=found.get("versions_now", {}),
+            detail=failure,
+            method=outcome.method,
+        )
+    assert outcome.found is not None
+    report = report_from_child(archive, outcome.found, tolerance=tolerance)
+    return replace(report, method=outcome.method)
+
+
+_MEMORY_ERROR = re.compile(r"(^|: )MemoryError\b")
+
+
+def _failure(outcome: ChildOutcome, limits: VerificationLimits) -> str:
+    """Why the child gave no verdict, in one line; ``""`` when it gave one."""
+    if outcome.timed_out:
+        return (
+            f"verification did not finish within {limits.timeout_seconds:g} s and was "
+            f"stopped ({TIMEOUT_VARIABLE} sets the limit)"
+        )
+    error = str((outcome.found or {}).get("error", ""))
+    last = outcome.last_error_line
+    # The error may start with the generated module's file:line.
+    if _MEMORY_ERROR.search(error) or "bad_alloc" in last:
+        return (
+            f"verification ran out of memory under its limit of "
+            f"{limits.describe_memory()} ({MEMORY_VARIABLE} sets the limit)"
+        )
+    if outcome.found is not None and outcome.returncode == 0:
+        return ""
+    code = outcome.returncode or 0
+    died = f" (killed by {_signal_name(-code)})" if code < 0 else ""
+    return f"loading failed{died}: {last or 'no output'}"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def report_from_child(

@@ -24,7 +24,7 @@ from conftest import isolated_environment
 from hostile import Parts
 from snapshot.cli.commands import cli
 from snapshot.trust.store import STORE_VARIABLE, default_store
-from snapshot.verification.fresh import verify_in_fresh_interpreter
+from snapshot.verification.verifier import verify_archive
 from statecases.models import StoresUnits
 
 BATCH = np.ones((1, 3), "float32")
@@ -197,8 +197,8 @@ def test_a_bare_trust_before_the_archive_is_a_usage_error(
 def test_the_verifying_child_runs_only_the_pinned_module(own: Path) -> None:
     """A module swapped in after the parent decided is refused by the child."""
     digest = hashlib.sha256(Parts.of(own).module).hexdigest()
-    assert verify_in_fresh_interpreter(own, blocked=(), module_sha256=digest).passed
-    report = verify_in_fresh_interpreter(own, blocked=(), module_sha256="3" * 64)
+    assert verify_archive(own, blocked=(), module_sha256=digest).passed
+    report = verify_archive(own, blocked=(), module_sha256="3" * 64)
     assert not report.passed
     assert report.detail == (
         f"{own}: refusing to run stores_units_snapshot.py: its sha256 is {digest}, "

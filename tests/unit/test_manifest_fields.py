@@ -48,6 +48,8 @@ VALID_INPUTS = [
     {"list": [{"shape": [2, 5], "dtype": "float32"}]},
     {"tuple": []},
     {"dict": [["tokens", {"shape": [2, 5], "dtype": "int32"}]]},
+    # numpy text and bytes, as an example batch of strings records them.
+    {"list": [{"shape": [2, 4], "dtype": "<U3"}, {"shape": [1], "dtype": "|S5"}]},
     {
         "call": {
             "args": [{"shape": [1], "dtype": "bool"}],
@@ -66,6 +68,7 @@ MALFORMED_INPUTS = [
     {"shape": [1] * 33, "dtype": "float32"},
     {"shape": [1], "dtype": 3},
     {"shape": [1], "dtype": "float32; import os"},
+    {"shape": [1], "dtype": "<<U3"},
     {"dict": {"a": {"shape": [1], "dtype": "float32"}}},
     {"dict": [["a"]]},
     {"dict": [[1, {"shape": [1], "dtype": "float32"}]]},
