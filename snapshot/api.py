@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -12,6 +12,7 @@ from typing import Any
 
 import keras
 
+from snapshot import progress
 from snapshot.analysis.collect import DependencyClosure, collect
 from snapshot.analysis.locate import locate_class
 from snapshot.analysis.provenance import Provenance, describe_sources
@@ -23,17 +24,21 @@ from snapshot.archive.manifest import (
     REQUIREMENTS_NAME,
     WEIGHTS_NAME,
     ArchiveManifest,
+    CheckpointRecord,
     DefinitionRecord,
     GitRecord,
     ModelRecord,
     SourceRecord,
+    TrainingRecord,
     VerificationRecord,
 )
 from snapshot.archive.reader import read_archive
 from snapshot.archive.writer import check_destination, write_archive
 from snapshot.capture import probe, values
 from snapshot.capture.state import ModelState, capture_state, specs_to_json
+from snapshot.capture.training import optimizer_class_name, optimizer_iterations
 from snapshot.capture.versions import current_versions
+from snapshot.capture.weights import weights_file_bytes
 from snapshot.config import SnapshotConfig
 from snapshot.emit.format import format_source
 from snapshot.emit.render import module_file_name, render_module
@@ -66,36 +71,126 @@ def save(
     to keep as imports against the first-/third-party default. ``layout="dir"``
     writes the same members into a folder. With ``verify`` (the default) the
     archive is first loaded in a fresh interpreter without your code and must
-    reproduce the model's outputs exactly, or nothing is written.
+    reproduce the model's outputs exactly, or nothing is written. A compiled
+    model is saved with its compile state and optimizer state, so it loads
+    ready to resume training.
     """
     _check_is_model(model)
     check_destination(Path(path), layout=layout, overwrite=overwrite)
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
+    with progress.operation(f"saving {path}"):
+        with progress.stage("analyse"):
+            prepared = prepare(model, inputs=inputs, config=config, options=options)
+        with progress.stage("write weights"):
+            weights = weights_file_bytes(model)
+        write_prepared(
+            prepared,
+            Path(path),
+            weights=weights if weights is not None else model.save_weights,
+            probe_outputs=prepared.probe,
+            training=training_record(model, prepared.state),
+            verify=verify,
+            layout=layout,
+            overwrite=overwrite,
+        )
+    return Path(path)
+
+
+@dataclass(frozen=True)
+class PreparedSnapshot:
+    """What a save writes besides the weights: the module, the probe, their records."""
+
+    target: ModelTarget
+    state: ModelState
+    generated: GeneratedModule
+    probe: probe.Probe
+
+    @property
+    def module_name(self) -> str:
+        return module_file_name(self.target.class_name)
+
+
+def prepare(
+    model: keras.Model,
+    *,
+    inputs: Any = None,
+    config: Mapping[str, Any] | None = None,
+    options: SnapshotConfig,
+) -> PreparedSnapshot:
+    """Record how ``model`` was made and compiled, generate its module and probe it."""
     target = locate_class(type(model))
     state = capture_state(model, inputs=inputs, config=config)
     generated = generate_module(target, state, config=options)
     module_probe = probe.make_probe(model, inputs, state.inputs)
-    module_name = module_file_name(target.class_name)
+    return PreparedSnapshot(target, state, generated, module_probe)
+
+
+def write_prepared(
+    prepared: PreparedSnapshot,
+    path: Path,
+    *,
+    weights: bytes | Callable[[Path], None],
+    probe_outputs: probe.Probe,
+    training: TrainingRecord | None,
+    verify: bool = True,
+    verified: VerificationRecord | None = None,
+    checkpoint: CheckpointRecord | None = None,
+    layout: str = "zip",
+    overwrite: bool = False,
+) -> ArchiveManifest:
+    """Write the archive of ``prepared`` with these weights and probe outputs.
+
+    ``weights`` are the bytes of the ``.weights.h5`` file, or a function that
+    writes it to a path. With ``verify`` the archive is loaded in a fresh
+    interpreter first; ``verified`` instead records an earlier verification
+    of the same module and weights layout (a checkpoint of the same run).
+    """
+    generated = prepared.generated
     requirements = generated.requirements
     check = None
     if verify:
         check = partial(_verify_staged, generated=generated, requirements=requirements)
-    write_archive(
-        Path(path),
+
+    def manifest_for(
+        hashes: dict[str, str], verification: VerificationRecord | None
+    ) -> ArchiveManifest:
+        return _manifest(
+            prepared.target,
+            prepared.state,
+            generated,
+            prepared.module_name,
+            requirements,
+            hashes,
+            verification or verified,
+            training=training,
+            checkpoint=checkpoint,
+        )
+
+    return write_archive(
+        path,
         members={
-            module_name: generated.text.encode("utf-8"),
-            PROBE_NAME: probe.to_bytes(module_probe),
+            prepared.module_name: generated.text.encode("utf-8"),
+            PROBE_NAME: probe.to_bytes(probe_outputs),
             REQUIREMENTS_NAME: requirements.text().encode("utf-8"),
         },
-        write_weights=lambda weights_path: model.save_weights(weights_path),
-        manifest_for=partial(
-            _manifest, target, state, generated, module_name, requirements
-        ),
+        weights=weights if isinstance(weights, bytes) else None,
+        write_weights=None if isinstance(weights, bytes) else weights,
+        manifest_for=manifest_for,
         check=check,
         layout=layout,
         overwrite=overwrite,
     )
-    return Path(path)
+
+
+def training_record(model: keras.Model, state: ModelState) -> TrainingRecord | None:
+    """The manifest's record of the compile state ``state`` captured, or None."""
+    if state.training is None:
+        return None
+    return TrainingRecord(
+        optimizer=optimizer_class_name(model),
+        iterations=optimizer_iterations(model),
+        optimizer_state=state.training.optimizer_built,
+    )
 
 
 def _check_is_model(model: object) -> None:
@@ -109,13 +204,15 @@ def _check_is_model(model: object) -> None:
     raise NotAModelError(f"{type(model).__name__} is not a keras.Model")
 
 
-def load(path: str | Path, *, trust: bool = False) -> keras.Model:
+def load(path: str | Path, *, trust: bool = False, compile: bool = True) -> keras.Model:
     """Rebuild the model saved at ``path`` and load its weights; no original code needed.
 
     Every member's hash is checked and the generated module audited before it
-    runs; ``trust=True`` skips the audit (not the hashes).
+    runs; ``trust=True`` skips the audit (not the hashes). A model saved
+    compiled comes back compiled, with its optimizer's state, ready for
+    ``fit``; ``compile=False`` skips compiling it.
     """
-    return load_archive(Path(path), trust=trust)
+    return load_archive(Path(path), trust=trust, compile=compile)
 
 
 def module_source(
@@ -185,9 +282,15 @@ def _stamps(closure: DependencyClosure) -> tuple[tuple[str, int, int], ...]:
 def _generate_module(
     target: ModelTarget, state: ModelState, *, config: SnapshotConfig
 ) -> GeneratedModule:
+    # The compile call's losses, metrics and schedules are roots like the
+    # constructor's arguments: extracted when first-party, imported otherwise.
+    expressions: list[values.Expression] = [state.constructor]
+    if state.training is not None:
+        expressions += state.training.expressions()
     keys = [
         values.reference_key(r, config=config)
-        for r in values.references(state.constructor)
+        for expression in expressions
+        for r in values.references(expression)
     ]
     closure = collect(
         target,
@@ -233,13 +336,16 @@ def verify(
     interpreter runs another Keras backend than the one that saved the model.
     Returns the report; ``report.passed`` tells the verdict.
     """
-    opened = read_archive(Path(path))
-    blocked = _original_packages(
-        opened.manifest.source.files, imported=opened.manifest.imports
-    )
-    return verify_in_fresh_interpreter(
-        Path(path), blocked=blocked, tolerance=tolerance, trust=trust
-    )
+    with progress.operation(f"verifying {path}"):
+        with progress.stage("read"):
+            opened = read_archive(Path(path))
+        blocked = _original_packages(
+            opened.manifest.source.files, imported=opened.manifest.imports
+        )
+        with progress.stage("load in a fresh interpreter and compare"):
+            return verify_in_fresh_interpreter(
+                Path(path), blocked=blocked, tolerance=tolerance, trust=trust
+            )
 
 
 def _verify_staged(
@@ -250,7 +356,8 @@ def _verify_staged(
 ) -> VerificationRecord:
     files = {f.relative_path: f.sha256 for f in generated.provenance.files}
     blocked = _original_packages(files, imported=requirements.imports)
-    report = verify_in_fresh_interpreter(folder, blocked=blocked)
+    with progress.stage("verify in a fresh interpreter"):
+        report = verify_in_fresh_interpreter(folder, blocked=blocked)
     raise_unless_passed(report, causes=_likely_causes(generated.closure))
     assert report.max_abs_diff is not None and report.tolerance is not None
     return VerificationRecord(
@@ -314,6 +421,9 @@ def _manifest(
     requirements: Requirements,
     hashes: dict[str, str],
     verification: VerificationRecord | None,
+    *,
+    training: TrainingRecord | None = None,
+    checkpoint: CheckpointRecord | None = None,
 ) -> ArchiveManifest:
     provenance = generated.provenance
     git = provenance.git
@@ -344,4 +454,6 @@ def _manifest(
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
         ),
+        training=training,
+        checkpoint=checkpoint,
     )

@@ -15,22 +15,32 @@ from snapshot.archive.reader import OpenedArchive, read_archive
 from snapshot.errors import ArchiveError, WeightsError, one_line
 
 
-def load_archive(path: Path, *, trust: bool = False) -> keras.Model:
+def load_archive(
+    path: Path, *, trust: bool = False, compile: bool = True
+) -> keras.Model:
     """Rebuild the model stored at ``path`` (zip or folder) with its weights.
 
     Hashes are checked first, then the generated module is audited; unless
     ``trust`` is set, a module importing or calling what a model should not is
-    refused before it runs.
+    refused before it runs. A model saved compiled is compiled again, with its
+    optimizer's state, unless ``compile`` is false.
     """
     with tempfile.TemporaryDirectory(prefix="snapshot-load-") as folder:
         # Keras loads weights from a file named *.weights.h5 only.
         weights_path = Path(folder) / "model.weights.h5"
         opened = read_archive(path, weights_to=weights_path)
-        return build_from_opened(opened, weights_path, path=path, trust=trust)
+        return build_from_opened(
+            opened, weights_path, path=path, trust=trust, compile=compile
+        )
 
 
 def build_from_opened(
-    opened: OpenedArchive, weights_path: Path, *, path: Path, trust: bool
+    opened: OpenedArchive,
+    weights_path: Path,
+    *,
+    path: Path,
+    trust: bool,
+    compile: bool = True,
 ) -> keras.Model:
     """Run the generated module of ``opened`` and load ``weights_path`` into its model."""
     manifest = opened.manifest
@@ -48,8 +58,12 @@ def build_from_opened(
     module_path = weights_path.with_name(manifest.module)
     module_path.write_text(opened.module_text, encoding="utf-8")
     module = import_generated_module(module_path, module_name, where=str(path))
+    # Only the module of a compiled model has compile_model() and the argument.
+    options = (
+        {} if compile or not hasattr(module, "compile_model") else {"compile": False}
+    )
     try:
-        return module.load_model(weights_path)
+        return module.load_model(weights_path, **options)
     except ValueError as error:
         raise WeightsError(
             f"{path}: the weights do not fit the model: {one_line(error)}"

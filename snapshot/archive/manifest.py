@@ -71,6 +71,30 @@ class VerificationRecord:
 
 
 @dataclass(frozen=True)
+class TrainingRecord:
+    """The compile state the generated module's ``compile_model()`` restores."""
+
+    #: The optimizer's class (``keras.optimizers.Adam``).
+    optimizer: str
+    #: Optimizer steps taken when the archive was written.
+    iterations: int
+    #: True when the weights hold the optimizer's variables (under ``optimizer/``).
+    optimizer_state: bool
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """Where in a training run ``SnapshotCheckpoint`` wrote the archive."""
+
+    #: The epoch that had ended (or was running), counted from 1 as ``{epoch}`` is.
+    epoch: int
+    #: The batch within the epoch, counted from 1, when saving every N batches.
+    batch: int | None
+    #: The numeric logs Keras passed to the callback (``loss``, ``val_loss``...).
+    logs: Mapping[str, float]
+
+
+@dataclass(frozen=True)
 class DefinitionRecord:
     """One extracted definition of the generated module."""
 
@@ -109,6 +133,10 @@ class ArchiveManifest:
     definitions: tuple[DefinitionRecord, ...] = ()
     #: When the archive was written (UTC, ISO 8601); the only time-dependent field.
     created: str = ""
+    #: How the model was compiled; None for a model that never was.
+    training: TrainingRecord | None = None
+    #: Set when a ``SnapshotCheckpoint`` wrote the archive during ``fit``.
+    checkpoint: CheckpointRecord | None = None
 
     def to_data(self) -> dict[str, Any]:
         """The manifest as JSON data, with the field names of the format."""
@@ -159,6 +187,24 @@ class ArchiveManifest:
                 for d in self.definitions
             ],
             "created": self.created,
+            "training": (
+                None
+                if self.training is None
+                else {
+                    "optimizer": self.training.optimizer,
+                    "iterations": self.training.iterations,
+                    "optimizer_state": self.training.optimizer_state,
+                }
+            ),
+            "checkpoint": (
+                None
+                if self.checkpoint is None
+                else {
+                    "epoch": self.checkpoint.epoch,
+                    "batch": self.checkpoint.batch,
+                    "logs": dict(self.checkpoint.logs),
+                }
+            ),
         }
 
     def to_json(self) -> str:
@@ -226,7 +272,30 @@ class ArchiveManifest:
                 for d in fields.record_list("definitions")
             ),
             created=fields.text("created", default=""),
+            training=_training_record(fields.optional_record("training")),
+            checkpoint=_checkpoint_record(fields.optional_record("checkpoint")),
         )
+
+
+def _training_record(fields: _Fields | None) -> TrainingRecord | None:
+    if fields is None:
+        return None
+    return TrainingRecord(
+        optimizer=fields.text("optimizer"),
+        iterations=int(fields.number("iterations")),
+        optimizer_state=fields.boolean("optimizer_state"),
+    )
+
+
+def _checkpoint_record(fields: _Fields | None) -> CheckpointRecord | None:
+    if fields is None:
+        return None
+    batch = fields.optional_number("batch")
+    return CheckpointRecord(
+        epoch=int(fields.number("epoch")),
+        batch=None if batch is None else int(batch),
+        logs=fields.number_mapping("logs"),
+    )
 
 
 def _check_format_version(version: object, *, where: str) -> None:
@@ -281,6 +350,26 @@ class _Fields:
             key, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
         )
         return float(found)
+
+    def optional_number(self, key: str) -> float | None:
+        found = self._take(
+            key,
+            lambda v: v is None
+            or (isinstance(v, (int, float)) and not isinstance(v, bool)),
+            None,
+        )
+        return None if found is None else float(found)
+
+    def number_mapping(self, key: str) -> dict[str, float]:
+        found = self._take(
+            key,
+            lambda v: isinstance(v, dict)
+            and all(
+                isinstance(i, (int, float)) and not isinstance(i, bool)
+                for i in v.values()
+            ),
+        )
+        return {str(k): float(v) for k, v in found.items()}
 
     def text_list(self, key: str, *, default: Any = _MISSING) -> list[str]:
         return list(

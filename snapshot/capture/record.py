@@ -59,11 +59,26 @@ def _wrap_model_new(keras_module: ModuleType) -> None:
         if getattr(vars(owner).get("__new__"), "_snapshot_recorder", False):
             continue
         owner.__new__ = staticmethod(_recording(owner.__new__))
+    # What compile() is given (losses, metrics, learning-rate schedules) is
+    # rebuilt from its recorded call too; these classes inherit object.__new__.
+    for owner in (
+        keras_module.losses.Loss,
+        keras_module.metrics.Metric,
+        keras_module.optimizers.schedules.LearningRateSchedule,
+    ):
+        if not getattr(vars(owner).get("__new__"), "_snapshot_recorder", False):
+            owner.__new__ = staticmethod(_recording(object.__new__))
 
 
 def _recording(original_new: Any) -> Any:
+    # object.__new__ refuses the constructor's arguments once __new__ is overridden.
+    passes_arguments = original_new is not object.__new__
+
     def recording_new(cls: type, *args: Any, **kwargs: Any) -> Any:
-        instance = original_new(cls, *args, **kwargs)
+        if passes_arguments:
+            instance = original_new(cls, *args, **kwargs)
+        else:
+            instance = original_new(cls)
         try:
             CONSTRUCTOR_CALLS[instance] = (args, dict(kwargs))
         except TypeError:  # an instance that cannot be weakly referenced

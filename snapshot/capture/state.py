@@ -22,6 +22,7 @@ from snapshot import keras_compat
 from snapshot.analysis.modules import user_frame
 from snapshot.capture import values
 from snapshot.capture.record import recorded_call
+from snapshot.capture.training import TrainingState, capture_training
 from snapshot.errors import ModelStateError, describe_failure
 from snapshot.model import CallInputs
 
@@ -66,6 +67,8 @@ class ModelState:
     #: The dtype policy the model was built under (``mixed_float16``, say): its
     #: layers compute in it, so the rebuilt model must be made under it too.
     dtype_policy: str = "float32"
+    #: How the model was compiled; None when it never was.
+    training: TrainingState | None = None
 
 
 def capture_state(
@@ -93,7 +96,13 @@ def capture_state(
         # (Verification, on by default, rebuilds from every source.)
         _check_rebuild(model, args, varargs, input_specs, source)
     policy = getattr(getattr(model, "dtype_policy", None), "name", "float32")
-    return ModelState(constructor, input_specs, source, dtype_policy=policy)
+    return ModelState(
+        constructor,
+        input_specs,
+        source,
+        dtype_policy=policy,
+        training=capture_training(model),
+    )
 
 
 def zeros_like_specs(specs: InputStructure) -> Any:

@@ -289,7 +289,15 @@ def reference_key(ref: Ref, *, config: SnapshotConfig) -> SymbolRef | ImportItem
 def _is_keras_object(value: Any) -> bool:
     import keras
 
-    return isinstance(value, keras.layers.Layer)
+    return isinstance(
+        value,
+        (
+            keras.layers.Layer,
+            keras.losses.Loss,
+            keras.metrics.Metric,
+            keras.optimizers.schedules.LearningRateSchedule,
+        ),
+    )
 
 
 def _is_keras_tensor(value: Any) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,8 @@ def render_module(
             state.inputs, keras_name=rewritten.keras_name
         ),
         constructor_call=constructor_call(state, rewritten, config=config),
+        compile_arguments=compile_arguments(state, rewritten, config=config),
+        optimizer_built=state.training is not None and state.training.optimizer_built,
         # Layers take the global policy when they are made; float32 is Keras' default.
         dtype_policy=None if state.dtype_policy == "float32" else state.dtype_policy,
         build_call=(
@@ -123,11 +126,32 @@ def constructor_call(
 ) -> str:
     """``MyModel(units=32)``: the model's construction as Python code."""
 
+    return values.render(state.constructor, _namer(rewritten, config=config))
+
+
+def compile_arguments(
+    state: ModelState, rewritten: RewrittenSource, *, config: SnapshotConfig
+) -> str | None:
+    """``optimizer=Adam(learning_rate=0.01), loss="mse"``; None for an uncompiled model."""
+    if state.training is None:
+        return None
+    name_of = _namer(rewritten, config=config)
+    return ", ".join(
+        f"{name}={values.render(value, name_of)}"
+        for name, value in state.training.keywords()
+    )
+
+
+def _namer(
+    rewritten: RewrittenSource, *, config: SnapshotConfig
+) -> Callable[[values.Ref], str]:
+    """How the generated module spells each reference: its name there."""
+
     def name_of(ref: values.Ref) -> str:
         key = values.reference_key(ref, config=config)
         return ref.name if key is None else rewritten.name_of(key)
 
-    return values.render(state.constructor, name_of)
+    return name_of
 
 
 def inputs_expression(specs: InputStructure, *, keras_name: str) -> str:
