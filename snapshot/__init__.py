@@ -3,7 +3,8 @@
 ``snapshot.save(model, path)`` writes an archive holding one generated Python
 module (the model's classes and helpers, extracted from your codebase), the
 weights and a manifest; ``snapshot.load(path)`` rebuilds the model from it
-without the original code.
+without the original code. ``snapshot.SnapshotCheckpoint`` writes such archives
+during ``fit``, ready to resume training from.
 
 Importing this package is cheap: Keras is imported on first use of the API.
 Import it before creating your model so the constructor arguments are recorded.
@@ -18,6 +19,7 @@ from snapshot.capture import record
 from snapshot.config import SnapshotConfig
 from snapshot.errors import (
     ArchiveError,
+    CheckpointError,
     ModelStateError,
     NotAModelError,
     SnapshotError,
@@ -33,15 +35,18 @@ from snapshot.version import __version__
 
 if TYPE_CHECKING:
     from snapshot.api import load, save, verify
+    from snapshot.checkpoint import SnapshotCheckpoint
 
 record.install()
 
 __all__ = [
     "ArchiveError",
     "CallInputs",
+    "CheckpointError",
     "ModelStateError",
     "NotAModelError",
     "SnapshotConfig",
+    "SnapshotCheckpoint",
     "SnapshotError",
     "SourceNotFoundError",
     "SourceSyntaxError",
@@ -60,4 +65,6 @@ def __getattr__(name: str) -> Any:
     # save/load need Keras (and TensorFlow); importing them is deferred to first use.
     if name in ("save", "load", "verify"):
         return getattr(importlib.import_module("snapshot.api"), name)
+    if name == "SnapshotCheckpoint":
+        return importlib.import_module("snapshot.checkpoint").SnapshotCheckpoint
     raise AttributeError(f"module 'snapshot' has no attribute {name!r}")

@@ -102,6 +102,10 @@ class ArchiveError(SnapshotError):
     """An archive cannot be written or read."""
 
 
+class CheckpointError(SnapshotError):
+    """A ``SnapshotCheckpoint`` is given arguments it cannot work with."""
+
+
 class VerificationError(SnapshotError):
     """The snapshot did not reproduce the model's outputs in a fresh interpreter."""
 
