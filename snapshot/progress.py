@@ -54,7 +54,7 @@ def stage(name: str) -> Iterator[None]:
 class TerminalProgress(logging.Handler):
     """Writes an operation's stages to ``stream`` once it has run for ``delay`` seconds.
 
-    Before that nothing is written; then the operation and its current stage
+    Before that nothing is written; then the operation and the stages so far
     appear at once, and later stages as they start.
     """
 
@@ -104,8 +104,7 @@ class TerminalProgress(logging.Handler):
         if self._shown:
             self._write(line)
         elif self._depth:
-            # Until the delay has passed, only the latest stage matters.
-            self._waiting = self._waiting[:1] + [line]
+            self._waiting.append(line)
 
     def _reveal(self) -> None:
         with self._lock:
