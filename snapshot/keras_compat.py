@@ -125,14 +125,14 @@ def metric_direction(model: Any, name: str) -> str | None:
 def weights_operations(model: Any) -> list[tuple[str, Any, Any]] | None:
     """What ``model.save_weights`` would write, as operations on an HDF5 store.
 
-    ``("make", path, metadata)`` opens a group, ``("set", key, array)`` stores a
-    host copy of one variable in it. Keras' own walk (``saving_lib._save_state``)
-    and each layer's ``save_own_variables`` decide the layout, so a layer that
-    saves its variables its own way is written as Keras writes it. None when
-    this Keras has no such internals (the caller then uses ``save_weights``).
+    ``("make", path, metadata)`` opens a group, ``("set", key, value)`` stores
+    one value in it, as the layer gave it (usually one of its variables).
+    Keras' own walk (``saving_lib._save_state``) and each layer's
+    ``save_own_variables`` decide the layout, so a layer that saves its
+    variables its own way is written as Keras writes it. None when this Keras
+    has no such internals (the caller then uses ``save_weights``).
     """
     try:
-        from keras.src import backend
         from keras.src.saving import saving_lib
 
         store_class = saving_lib.H5IOStore
@@ -157,12 +157,7 @@ def weights_operations(model: Any) -> list[tuple[str, Any, Any]] | None:
             return self
 
         def __setitem__(self, key: str, value: Any) -> None:
-            # convert_to_numpy copies device and TensorFlow memory to the host;
-            # arrays sharing memory with a variable (PyTorch on CPU) are copied.
-            array = backend.convert_to_numpy(value)
-            if getattr(array, "base", None) is not None:
-                array = array.copy()
-            self.operations.append(("set", key, array))
+            self.operations.append(("set", key, value))
             self._keys.append(key)
 
         def __len__(self) -> int:

@@ -6,11 +6,13 @@ archive is renamed into place, so an archive appears whole or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from snapshot.archive.manifest import (
@@ -53,7 +55,7 @@ def write_archive(
     *,
     members: dict[str, bytes],
     write_weights: Callable[[Path], None] | None = None,
-    weights: bytes | None = None,
+    weights: bytes | memoryview | None = None,
     manifest_for: ManifestBuilder,
     check: Callable[[Path], VerificationRecord] | None = None,
     layout: str = "zip",
@@ -88,7 +90,7 @@ def write_archive(
 def _write_staged(
     path: Path,
     members: dict[str, bytes],
-    weights: bytes | Callable[[Path], None],
+    weights: bytes | memoryview | Callable[[Path], None],
     manifest_for: ManifestBuilder,
     check: Callable[[Path], VerificationRecord] | None,
     *,
@@ -101,18 +103,15 @@ def _write_staged(
         folder = staging / "members"
         folder.mkdir()
         built = staging / "archive.zip" if layout == "zip" else folder
-        if layout == "zip" and check is None and isinstance(weights, bytes):
-            # Everything is in memory: hashed once, zipped in one pass.
-            hashes = _hashes(members) | {WEIGHTS_NAME: sha256_bytes(weights)}
-            manifest = manifest_for(dict(sorted(hashes.items())), None)
-            _write_zip(built, members, weights, manifest=manifest.to_json())
+        if layout == "zip" and check is None and not callable(weights):
+            manifest = _write_zip_in_memory(built, members, weights, manifest_for)
             _replace(built, path)
             return manifest
         weights_file = folder / WEIGHTS_NAME
-        if isinstance(weights, bytes):
-            weights_file.write_bytes(weights)
-        else:
+        if callable(weights):
             weights(weights_file)
+        else:
+            weights_file.write_bytes(weights)
         if layout == "zip" and check is None:
             # Nothing reads the staged folder: the weights are hashed as they
             # are copied into the zip, one pass over what may be gigabytes.
@@ -154,33 +153,58 @@ def _stage_folder(
     return manifest
 
 
-def _write_zip(
+def _write_zip_in_memory(
     destination: Path,
     members: dict[str, bytes],
-    weights: Path | bytes,
-    *,
-    manifest: str | None = None,
-) -> dict[str, str]:
-    """Zip ``members`` and the weights (bytes, or a file streamed and hashed).
+    weights: bytes | memoryview,
+    manifest_for: ManifestBuilder,
+) -> ArchiveManifest:
+    """Zip members and weights held in memory in one pass, the manifest last.
 
-    Returns the sha256 of each member, by name. ``manifest``, when given, is
-    written last.
+    Large weights are hashed on another thread while they are zipped: both
+    release the GIL, and each alone is a pass over the whole file.
+    """
+    hashes = _hashes(members)
+    with contextlib.ExitStack() as stack:
+        if len(weights) > _HASH_IN_PARALLEL_FROM:
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
+            weights_hash = pool.submit(sha256_bytes, weights)
+        archive = stack.enter_context(zipfile.ZipFile(destination, "w"))
+        for name in sorted([*members, WEIGHTS_NAME]):
+            data = weights if name == WEIGHTS_NAME else members[name]
+            archive.writestr(_zip_info(name), data)
+        hashes[WEIGHTS_NAME] = (
+            weights_hash.result()
+            if len(weights) > _HASH_IN_PARALLEL_FROM
+            else sha256_bytes(weights)
+        )
+        manifest = manifest_for(dict(sorted(hashes.items())), None)
+        archive.writestr(_zip_info(MANIFEST_NAME), manifest.to_json().encode("utf-8"))
+    return manifest
+
+
+#: Weights past this size are hashed on a second thread while they are zipped.
+_HASH_IN_PARALLEL_FROM = 4 << 20
+
+
+def _write_zip(
+    destination: Path, members: dict[str, bytes], weights: Path
+) -> dict[str, str]:
+    """Zip ``members`` and the ``weights`` file, hashed as it streams in.
+
+    Returns the sha256 of each member, by name.
     """
     hashes = _hashes(members)
     with zipfile.ZipFile(destination, "w") as archive:
         for name in sorted([*members, WEIGHTS_NAME]):
             if name != WEIGHTS_NAME:
                 archive.writestr(_zip_info(name), members[name])
-            elif isinstance(weights, bytes):
-                archive.writestr(_zip_info(name), weights)
-            else:
-                info = _zip_info(name)
-                # Known up front, so zipfile writes zip64 headers past 4 GiB.
-                info.file_size = weights.stat().st_size
-                with archive.open(info, "w") as target:
-                    hashes[name] = hash_streaming(file_opener(weights), copy_to=target)
-        if manifest is not None:
-            archive.writestr(_zip_info(MANIFEST_NAME), manifest.encode("utf-8"))
+                continue
+            info = _zip_info(name)
+            # Known up front, so zipfile writes zip64 headers past 4 GiB.
+            info.file_size = weights.stat().st_size
+            with archive.open(info, "w") as target:
+                hashes[name] = hash_streaming(file_opener(weights), copy_to=target)
     return dict(sorted(hashes.items()))
 
 

@@ -38,7 +38,7 @@ from snapshot.archive.manifest import (
     VerificationRecord,
 )
 from snapshot.capture import probe
-from snapshot.capture.weights import CapturedWeights, LayoutEntry, capture_weights
+from snapshot.capture.weights import CapturedWeights, LayoutEntry, WeightsCapture
 from snapshot.config import SnapshotConfig
 from snapshot.errors import SnapshotError
 
@@ -80,6 +80,7 @@ class CheckpointSession:
         self._options = options
         self._verify = verify
         self._run: VerifiedRun | None = None
+        self._weights = WeightsCapture()
 
     def capture(
         self, model: keras.Model, path: Path, checkpoint: CheckpointRecord
@@ -89,7 +90,7 @@ class CheckpointSession:
         Runs on the training thread. The job may run on any thread, after
         training has moved on.
         """
-        weights = capture_weights(model)
+        weights = self._weights.capture(model)
         if weights is None:
             raise SnapshotError(
                 "this Keras version saves weights in a way keras-snapshot cannot "
@@ -121,7 +122,7 @@ class CheckpointSession:
             manifest = write_prepared(
                 prepared,
                 path,
-                weights=weights.to_h5_bytes(),
+                weights=weights.to_h5(),
                 probe_outputs=prepared.probe,
                 training=training,
                 verify=self._verify,
@@ -167,7 +168,7 @@ class CheckpointSession:
             return write_prepared(
                 prepared,
                 path,
-                weights=weights.to_h5_bytes(),
+                weights=weights.to_h5(),
                 probe_outputs=outputs,
                 training=training,
                 verify=False,
