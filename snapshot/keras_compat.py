@@ -122,6 +122,48 @@ def metric_direction(model: Any, name: str) -> str | None:
     return None
 
 
+def optimizer_arrays_as_variables(
+    model: Any, operations: list[tuple[str, Any, Any]]
+) -> list[tuple[str, Any, Any]]:
+    """``operations`` with the optimizer's stored arrays replaced by its variables.
+
+    ``BaseOptimizer.save_own_variables`` stores ``variable.numpy()`` of each of
+    ``optimizer.variables`` in order, under the keys ``"0"``, ``"1"``... of the
+    group ``optimizer``: copies made at the walk, which a later capture must
+    not reuse. Where that holds (same class method, same count, shapes and
+    keys), the variables themselves are put back, so the layout can be kept
+    and the values read again. Anything else is left as it is.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    variables = list(getattr(optimizer, "variables", None) or ())
+    try:
+        from keras.src.optimizers.base_optimizer import BaseOptimizer
+    except ImportError:
+        return operations
+    if not variables or (
+        getattr(type(optimizer), "save_own_variables", None)
+        is not BaseOptimizer.save_own_variables
+    ):
+        return operations
+    group, current = [], None
+    for index, (kind, name, _) in enumerate(operations):
+        if kind == "make":
+            current = name
+        elif current == "optimizer":
+            group.append(index)
+    if len(group) != len(variables):
+        return operations
+    replaced = list(operations)
+    for position, (index, variable) in enumerate(zip(group, variables, strict=True)):
+        kind, name, value = operations[index]
+        if name != str(position) or tuple(getattr(value, "shape", ())) != tuple(
+            variable.shape
+        ):
+            return operations
+        replaced[index] = (kind, name, variable)
+    return replaced
+
+
 def weights_operations(model: Any) -> list[tuple[str, Any, Any]] | None:
     """What ``model.save_weights`` would write, as operations on an HDF5 store.
 

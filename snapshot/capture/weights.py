@@ -72,6 +72,11 @@ class WeightsCapture:
         self._plan: tuple[tuple[str, Any, Any], ...] | None = None
         self._fingerprint: tuple[int, ...] = ()
 
+    @property
+    def layout_kept(self) -> bool:
+        """Whether the next capture may skip the walk (if the variables stay the same)."""
+        return self._plan is not None
+
     def capture(self, model: keras.Model) -> CapturedWeights | None:
         """Host copies of ``model``'s variables, its optimizer's included.
 
@@ -84,7 +89,7 @@ class WeightsCapture:
             operations = keras_compat.weights_operations(model)
             if operations is None:
                 return None
-            plan = tuple(operations)
+            plan = tuple(keras_compat.optimizer_arrays_as_variables(model, operations))
             # Reusable only when every stored value is a variable: a layer that
             # stores something it computes must be asked again each time.
             reusable = all(
