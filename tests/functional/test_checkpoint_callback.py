@@ -216,6 +216,11 @@ def test_a_run_killed_mid_write_leaves_the_previous_checkpoint_whole(
     archives = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
     # keep_last=1: the third checkpoint died half-written, so the second stays.
     assert archives == ["ckpt-2.snapshot"]
+    # It did die mid-write: its staging zip holds the weights but was never
+    # finished (no manifest, no central directory), and it was never renamed.
+    (partial,) = tmp_path.glob(".snapshot-*/archive.zip")
+    assert partial.stat().st_size > 64 * 4 * 4
+    assert not zipfile.is_zipfile(partial)
     opened = read_archive(tmp_path / "ckpt-2.snapshot")  # every hash checks out
     assert opened.manifest.checkpoint is not None
     assert opened.manifest.checkpoint.epoch == 2
