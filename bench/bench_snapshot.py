@@ -1,21 +1,26 @@
-"""Benchmark keras-snapshot against Keras' own `.keras` format.
+"""Benchmark keras-snapshot against Keras' own `.keras` format, like for like.
 
 Run: python bench/bench_snapshot.py [--repeat N] [--cold] [--keras-hub]
                                     [--real-sizes] [--backends jax,torch] [--only NAME]
 
-Per model (the example models; with --keras-hub also the keras-hub backbones,
-interned) it prints medians of N runs, in process, and their ratios:
-  first     the first snapshot.save of the model in the process (nothing cached)
+Each model is measured in a fresh process of its own (so "first" is a first
+save for every row), and each column is the median of N runs unless marked:
+  first     the first snapshot.save of the model in a fresh process, without
+            verification, with the on-disk black cache off: one run, by nature
   save      snapshot.save without verification, saving again as a training
-            script does, vs model.save("x.keras");
-  +verify   snapshot.save with its fresh-interpreter verification (one run)
-  load      snapshot.load vs keras.saving.load_model("x.keras")
-  analysis  collect() (index, name resolution, closure) vs ast.parse of every
-            file it read (those that gave code and those it followed imports through)
+            script does, vs model.save("x.keras")
+  +verify   snapshot.save with its fresh-interpreter verification
+  load      snapshot.load, the generated module executed anew each time (not
+            reused from sys.modules), vs keras.saving.load_model("x.keras")
+  analysis  collect() with its caches cleared before each run (module
+            indexes, module classification) vs reading and ast.parse-ing the
+            same files (those that gave code and those it followed imports
+            through), also from disk each run
   archive   bytes of the archive, of the weights alone and of the .keras file
   defs      definitions extracted; lines: lines of the files read
   cold      (--cold) a fresh process importing the generated module and calling
             load_model() vs one importing the original code and loading "x.keras"
+            (medians of min(N, 3))
 With --real-sizes, also keras-hub architectures at published sizes (random
 weights): BERT-tiny (4.4M parameters), ResNet-18 (11.2M), BERT-base (109M).
 With --cold and --backends, a second table: the same cold loads under other
@@ -27,14 +32,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -50,23 +53,16 @@ sys.path[:0] = [
 ]
 
 import keras  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 import snapshot  # noqa: E402
 from cases import CASES, Case  # noqa: E402
+from snapshot.analysis import modules, parse  # noqa: E402
 from snapshot.analysis.collect import collect  # noqa: E402
 from snapshot.analysis.locate import locate_class  # noqa: E402
 from snapshot.config import SnapshotConfig  # noqa: E402
 
 _NAN = float("nan")
-
-
-def median_seconds(function: Callable[[], object], repeat: int) -> float:
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
 
 
 def cold_seconds(
@@ -112,8 +108,15 @@ def main() -> None:
     parser.add_argument(
         "--only", default="", help="measure only models whose name contains this"
     )
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.backends = [b for b in args.backends.split(",") if b]
+    cases = list(CASES) + (_keras_hub_cases() if args.keras_hub else [])
+    cases += _real_size_cases() if args.real_sizes else []
+    if args.measure:
+        (case,) = [case for case in cases if case.name == args.measure]
+        print(json.dumps(_measure(case, args)))
+        return
     header = (
         f"{'model':<34}{'first':>7}{'save':>7}{'+verify':>8}{'.keras':>7}{'ratio':>6}"
         f"{'load':>7}{'.keras':>7}{'ratio':>6}{'analysis':>10}{'ast':>8}{'ratio':>6}"
@@ -121,14 +124,14 @@ def main() -> None:
     )
     if args.cold:
         header += f"{'cold':>7}{'.keras':>7}{'ratio':>6}"
-    print(header)
-    cases = list(CASES) + (_keras_hub_cases() if args.keras_hub else [])
-    cases += _real_size_cases() if args.real_sizes else []
-    cases = [case for case in cases if args.only in case.name]
+    print(header, flush=True)
     failures: list[str] = []
     by_backend: list[str] = []
-    for case in cases:
-        print(_measure(case, args, failures, by_backend), flush=True)
+    for case in [case for case in cases if args.only in case.name]:
+        found = _measure_in_fresh_process(case, sys.argv[1:])
+        print(_row(case.name, found, cold=args.cold), flush=True)
+        failures += found["failures"]
+        by_backend += found["by_backend"]
     for failure in failures:
         print(" ".join(failure.split())[:160])
     if by_backend:
@@ -139,13 +142,41 @@ def main() -> None:
         print("\n".join(by_backend))
 
 
-def _measure(
-    case: Case, args: argparse.Namespace, failures: list[str], by_backend: list[str]
-) -> str:
-    """One table row for ``case``; failures of the .keras format go to ``failures``,
-    rows of cold loads under other backends to ``by_backend``."""
+def _measure_in_fresh_process(case: Case, argv: list[str]) -> dict[str, Any]:
+    completed = subprocess.run(
+        [sys.executable, __file__, *argv, "--measure", case.name],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise SystemExit(f"{case.name}: measuring failed:\n{completed.stderr[-3000:]}")
+    return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
+def _row(name: str, found: dict[str, Any], *, cold: bool) -> str:
+    v = found
+    row = (
+        f"{name:<34}{v['first']:>7.3f}{v['save']:>7.3f}{v['+verify']:>8.2f}"
+        f"{v['save_keras']:>7.3f}{v['save'] / v['save_keras']:>6.2f}"
+        f"{v['load']:>7.3f}{v['load_keras']:>7.3f}{v['load'] / v['load_keras']:>6.2f}"
+        f"{v['analysis'] * 1000:>8.1f}ms{v['parse'] * 1000:>6.1f}ms"
+        f"{v['analysis'] / v['parse']:>6.1f}"
+        f"{v['archive']:>9}{v['weights']:>9}{v['keras_size']:>9}"
+        f"{v['defs']:>5}{v['lines']:>7}"
+    )
+    if cold:
+        row += f"{v['cold']:>7.2f}{v['cold_keras']:>7.2f}{v['cold'] / v['cold_keras']:>6.2f}"
+    return row
+
+
+def _measure(case: Case, args: argparse.Namespace) -> dict[str, Any]:
+    """Every column for ``case``, in this (fresh) process."""
+    failures: list[str] = []
+    by_backend: list[str] = []
     model, batch = case.make()
     inputs = None if case.name.startswith("seed_") else batch
+    found: dict[str, Any] = {"failures": failures, "by_backend": by_backend}
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         archive = work / "model.snapshot"
@@ -161,15 +192,19 @@ def _measure(
                 intern=case.intern,
             )
 
-        first = median_seconds(partial(save_snapshot, False), 1)
-        save = median_seconds(partial(save_snapshot, False), args.repeat)
-        save_verified = median_seconds(partial(save_snapshot, True), 1)
-        load = median_seconds(lambda: snapshot.load(archive), args.repeat)
+        found["first"] = median_seconds(partial(save_snapshot, False), 1)
+        found["save"] = median_seconds(partial(save_snapshot, False), args.repeat)
+        found["+verify"] = median_seconds(
+            partial(save_snapshot, True), min(args.repeat, 3)
+        )
+        found["load"] = median_seconds(lambda: _load_anew(archive), args.repeat)
         custom = {type(model).__name__: type(model)}
-        save_keras = load_keras = _NAN
+        found["save_keras"] = found["load_keras"] = _NAN
         try:
-            save_keras = median_seconds(lambda: model.save(keras_file), args.repeat)
-            load_keras = median_seconds(
+            found["save_keras"] = median_seconds(
+                lambda: model.save(keras_file), args.repeat
+            )
+            found["load_keras"] = median_seconds(
                 lambda: keras.saving.load_model(keras_file, custom_objects=custom),
                 args.repeat,
             )
@@ -178,26 +213,28 @@ def _measure(
 
         target = locate_class(type(model))
         config = SnapshotConfig(intern=case.intern)
-        analysis = median_seconds(lambda: collect(target, config=config), args.repeat)
-        closure = collect(target, config=config)
-        texts = [index.text for index in closure.modules_read]
-        parse = median_seconds(lambda: [ast.parse(text) for text in texts], args.repeat)
-        lines = sum(text.count("\n") for text in texts)
-        with zipfile.ZipFile(archive) as opened:
-            weights_size = opened.getinfo("model.weights.h5").file_size
-        row = (
-            f"{case.name:<34}{first:>7.3f}{save:>7.3f}{save_verified:>8.2f}{save_keras:>7.3f}"
-            f"{save / save_keras:>6.2f}{load:>7.3f}{load_keras:>7.3f}{load / load_keras:>6.2f}"
-            f"{analysis * 1000:>8.1f}ms{parse * 1000:>6.1f}ms{analysis / parse:>6.1f}"
-            f"{archive.stat().st_size:>9}{weights_size:>9}{_size(keras_file):>9}"
-            f"{len(closure.statements):>5}{lines:>7}"
+        found["analysis"] = median_seconds(
+            lambda: _collect_cold(target, config), args.repeat
         )
+        closure = collect(target, config=config)
+        paths = [index.source.path for index in closure.modules_read]
+        found["parse"] = median_seconds(
+            lambda: [ast.parse(path.read_bytes()) for path in paths], args.repeat
+        )
+        found["lines"] = sum(index.text.count("\n") for index in closure.modules_read)
+        found["defs"] = len(closure.statements)
+        with zipfile.ZipFile(archive) as opened:
+            found["weights"] = opened.getinfo("model.weights.h5").file_size
+        found["archive"] = archive.stat().st_size
+        found["keras_size"] = _size(keras_file)
         if args.cold:
             repeat = min(args.repeat, 3)
-            cold, cold_keras = _cold(model, archive, keras_file, work, repeat=repeat)
-            row += f"{cold:>7.2f}{cold_keras:>7.2f}{cold / cold_keras:>6.2f}"
+            found["cold"], found["cold_keras"] = _cold(
+                model, archive, keras_file, work, repeat=repeat
+            )
             # Only where .keras loads at all: the table compares the two.
-            for backend in args.backends if cold_keras == cold_keras else ():
+            loads = found["cold_keras"] == found["cold_keras"]
+            for backend in args.backends if loads else ():
                 cold, cold_keras = _cold(
                     model, archive, keras_file, work, repeat=repeat, backend=backend
                 )
@@ -207,7 +244,20 @@ def _measure(
                     f"{cold / cold_keras:>6.2f}{floor:>7.2f}"
                     f"{(cold - floor) / (cold_keras - floor):>19.2f}"
                 )
-        return row
+    return found
+
+
+def _load_anew(archive: Path) -> None:
+    """snapshot.load, with the generated module executed again, as .keras deserializes."""
+    for name in [name for name in sys.modules if name.startswith("snapshot_")]:
+        del sys.modules[name]
+    snapshot.load(archive)
+
+
+def _collect_cold(target: Any, config: SnapshotConfig) -> None:
+    parse._read_module.cache_clear()
+    modules.classify.cache_clear()
+    collect(target, config=config)
 
 
 def _cold(

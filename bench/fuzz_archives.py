@@ -3,11 +3,15 @@
 Run: python bench/fuzz_archives.py [--count 10000] [--seed 0]
 
 Each mutation (byte flips, truncation, renamed or duplicated members, huge
-declared sizes) of a good archive goes through `snapshot inspect` (describe),
-`snapshot.load` and the checks `snapshot verify` makes before it starts an
+declared sizes, manifest fields of the wrong type, module bytes changed with
+their hash recorded, bzip2/LZMA members) of a good archive goes through
+`snapshot inspect` (describe), `snapshot review`, `snapshot.load` with the
+default trust and the checks `snapshot verify` makes before it starts an
 interpreter; an intact-looking survivor also goes through a full `verify`
-(the first few only: each starts a process). Prints the counts per outcome
-and exits 1 if any other exception escaped or a file appeared in the folder.
+(the first few only: each starts a process). The good archive is saved into a
+temporary trust store, so its own module is trusted and a changed one is not.
+Prints the counts per outcome and exits 1 if any other exception escaped or a
+file appeared in the folder.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ import traceback
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Never the user's own trust store: the good archive's module is recorded here.
+_STORE = tempfile.TemporaryDirectory(prefix="fuzz-trust-")
+os.environ["KERAS_SNAPSHOT_TRUST_DIR"] = _STORE.name
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "assets")]
 
@@ -29,8 +36,9 @@ import numpy as np  # noqa: E402
 from archive_mutations import MUTATIONS  # noqa: E402
 
 import snapshot  # noqa: E402
-from snapshot.archive.inspect import describe_archive  # noqa: E402
+from snapshot.archive.inspect import describe_archive, summary  # noqa: E402
 from snapshot.archive.reader import read_archive  # noqa: E402
+from snapshot.archive.review import review_text  # noqa: E402
 from statecases.models import StoresUnits  # noqa: E402
 
 _FULL_VERIFICATIONS = 3
@@ -56,10 +64,12 @@ def main() -> int:
             mutation = rng.choice(MUTATIONS)
             path = target / "fuzzed.snapshot"
             path.write_bytes(mutation(good, rng))
-            for action in ("inspect", "load", "verify"):
+            for action in ("inspect", "review", "load", "verify"):
                 try:
                     if action == "inspect":
-                        describe_archive(path)
+                        summary(describe_archive(path))
+                    elif action == "review":
+                        review_text(read_archive(path), where=str(path), trusted=None)
                     elif action == "load":
                         snapshot.load(path)
                     else:

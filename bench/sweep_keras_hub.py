@@ -6,8 +6,10 @@ Each `keras_hub.models.*Backbone` whose required constructor arguments all
 have a tiny value below is built, called on generated inputs, given random
 weights, saved with ``intern=["keras_hub"]`` (without verification), and
 loaded in one fresh ``python -I`` interpreter where ``import keras_hub``
-fails. Prints, per model, the largest output difference or the error, then
-the backbones it could not build (arguments it has no tiny value for).
+fails. Prints, per model, the largest output difference or the error, the count
+of bit-exact models among all that were built (saves refused count as
+failures), then the backbones it could not build (arguments it has no tiny
+value for, or tiny sizes the model rejects).
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ def main() -> None:
     )
     cases: dict[str, tuple[Any, Any]] = {}
     not_built: dict[str, str] = {}
+    refused: dict[str, str] = {}
     for name in names:
         if wanted and name not in wanted:
             continue
@@ -107,7 +110,8 @@ def main() -> None:
         try:  # generation is cached: saving it again below costs little
             module_source(model, inputs=batch, intern=["keras_hub"])
         except snapshot.SnapshotError as error:
-            print(f"{name:<28} SNAPSHOT ERROR {' '.join(str(error).split())[:300]}")
+            refused[name] = " ".join(str(error).split())[:300]
+            print(f"{name:<28} SNAPSHOT ERROR {refused[name]}")
             continue
         cases[name] = (model, batch)
     with tempfile.TemporaryDirectory() as folder:
@@ -121,8 +125,12 @@ def main() -> None:
             continue
         exact += result["diff"] == 0.0
         print(f"{name:<28} max abs difference {result['diff']:.3g}")
+    # Every backbone built counts: a refused save is a failure, not a skip.
+    built = len(found) + len(refused)
     print(
-        f"\n{exact} of {len(found)} bit-exact without keras_hub ({snapshot.__version__})"
+        f"\n{exact} of {built} built backbones bit-exact without keras_hub "
+        f"({len(refused)} refused at save, {len(found) - exact} loaded but not "
+        f"bit-exact or failed; keras-snapshot {snapshot.__version__})"
     )
     print(f"{len(not_built)} not built:")
     for name, reason in sorted(not_built.items()):

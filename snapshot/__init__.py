@@ -3,11 +3,17 @@
 ``snapshot.save(model, path)`` writes an archive holding one generated Python
 module (the model's classes and helpers, extracted from your codebase), the
 weights and a manifest; ``snapshot.load(path)`` rebuilds the model from it
-without the original code. ``snapshot.SnapshotCheckpoint`` writes such archives
-during ``fit``, ready to resume training from.
+without the original code. Loading runs the module, so it runs only modules
+trusted here: saved by you on this machine, reviewed and trusted with
+``snapshot trust``, or pinned with ``trust="sha256:..."``.
+``snapshot.SnapshotCheckpoint`` writes such archives during ``fit``, ready to
+resume training from.
 
 Importing this package is cheap: Keras is imported on first use of the API.
-Import it before creating your model so the constructor arguments are recorded.
+Constructor arguments are recorded from interpreter start by the startup hook
+installed with the package, so it may be imported at any point; where the hook
+does not run (``KERAS_SNAPSHOT_HOOK=0``, ``python -S``), importing it arms the
+recorder.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from snapshot.errors import (
     SourceSyntaxError,
     TargetNotFoundError,
     UnsupportedSourceError,
+    UntrustedArchiveError,
     VerificationError,
     WeightsError,
 )
@@ -52,6 +59,7 @@ __all__ = [
     "SourceSyntaxError",
     "TargetNotFoundError",
     "UnsupportedSourceError",
+    "UntrustedArchiveError",
     "VerificationError",
     "WeightsError",
     "__version__",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import sys
+import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -12,9 +14,10 @@ from typing import Any
 
 import keras
 
-from snapshot import progress
+from snapshot import keras_compat, progress
 from snapshot.analysis.collect import DependencyClosure, collect
 from snapshot.analysis.locate import locate_class
+from snapshot.analysis.modules import find_module
 from snapshot.analysis.provenance import Provenance, describe_sources
 from snapshot.analysis.rewrite import rewrite
 from snapshot.archive.loader import load_archive
@@ -32,9 +35,18 @@ from snapshot.archive.manifest import (
     TrainingRecord,
     VerificationRecord,
 )
-from snapshot.archive.reader import read_archive
+from snapshot.archive.reader import OpenedArchive, read_archive
+from snapshot.archive.streams import sha256_bytes
+from snapshot.archive.weights_file import check_weights_file
 from snapshot.archive.writer import check_destination, write_archive
 from snapshot.capture import probe, values
+from snapshot.capture.graph import (
+    all_from_config,
+    builder_names,
+    graph_class_name,
+    identifier,
+)
+from snapshot.capture.record import recorded_call
 from snapshot.capture.state import ModelState, capture_state, specs_to_json
 from snapshot.capture.training import optimizer_class_name, optimizer_iterations
 from snapshot.capture.versions import current_versions
@@ -43,8 +55,10 @@ from snapshot.config import SnapshotConfig
 from snapshot.emit.format import format_source
 from snapshot.emit.render import module_file_name, render_module
 from snapshot.emit.requirements import Requirements, third_party_requirements
-from snapshot.errors import NotAModelError
+from snapshot.errors import NotAModelError, SnapshotError
 from snapshot.model import ImportItem, ModelTarget, SymbolRef
+from snapshot.trust.policy import Trust, check_trust_argument, decide
+from snapshot.trust.store import default_store, new_record
 from snapshot.verification.fresh import verify_in_fresh_interpreter
 from snapshot.verification.report import VerificationReport, raise_unless_passed
 from snapshot.version import FORMAT_VERSION, __version__
@@ -100,14 +114,17 @@ def save(
 class PreparedSnapshot:
     """What a save writes besides the weights: the module, the probe, their records."""
 
-    target: ModelTarget
+    #: None for a model of Keras' own graph classes.
+    target: ModelTarget | None
     state: ModelState
     generated: GeneratedModule
     probe: probe.Probe
+    #: File name of the generated module in the archive.
+    module_name: str
 
     @property
-    def module_name(self) -> str:
-        return module_file_name(self.target.class_name)
+    def module_bytes(self) -> bytes:
+        return self.generated.text.encode("utf-8")
 
 
 def prepare(
@@ -118,11 +135,14 @@ def prepare(
     options: SnapshotConfig,
 ) -> PreparedSnapshot:
     """Record how ``model`` was made and compiled, generate its module and probe it."""
-    target = locate_class(type(model))
+    target = locate_model(model, config)
     state = capture_state(model, inputs=inputs, config=config)
     generated = generate_module(target, state, config=options)
     module_probe = probe.make_probe(model, inputs, state.inputs)
-    return PreparedSnapshot(target, state, generated, module_probe)
+    module_name = module_file_name(
+        target.class_name if target is not None else identifier(model.name)
+    )
+    return PreparedSnapshot(target, state, generated, module_probe, module_name)
 
 
 def write_prepared(
@@ -144,12 +164,20 @@ def write_prepared(
     writes it to a path. With ``verify`` the archive is loaded in a fresh
     interpreter first; ``verified`` instead records an earlier verification
     of the same module and weights layout (a checkpoint of the same run).
+    The module is recorded as trusted here, as this user saved it.
     """
     generated = prepared.generated
     requirements = generated.requirements
+    module_bytes = prepared.module_bytes
+    module_sha256 = sha256_bytes(module_bytes)
     check = None
     if verify:
-        check = partial(_verify_staged, generated=generated, requirements=requirements)
+        check = partial(
+            _verify_staged,
+            generated=generated,
+            requirements=requirements,
+            module_sha256=module_sha256,
+        )
 
     def manifest_for(
         hashes: dict[str, str], verification: VerificationRecord | None
@@ -166,10 +194,10 @@ def write_prepared(
             checkpoint=checkpoint,
         )
 
-    return write_archive(
+    manifest = write_archive(
         path,
         members={
-            prepared.module_name: generated.text.encode("utf-8"),
+            prepared.module_name: module_bytes,
             PROBE_NAME: probe.to_bytes(probe_outputs),
             REQUIREMENTS_NAME: requirements.text().encode("utf-8"),
         },
@@ -180,6 +208,8 @@ def write_prepared(
         layout=layout,
         overwrite=overwrite,
     )
+    _trust_saved(module_sha256, prepared.module_name, path)
+    return manifest
 
 
 def training_record(model: keras.Model, state: ModelState) -> TrainingRecord | None:
@@ -204,15 +234,48 @@ def _check_is_model(model: object) -> None:
     raise NotAModelError(f"{type(model).__name__} is not a keras.Model")
 
 
-def load(path: str | Path, *, trust: bool = False, compile: bool = True) -> keras.Model:
+def _trust_saved(sha256: str, module: str, path: Path) -> None:
+    """Record the module this user just saved, so it loads here with the defaults."""
+    record = new_record(sha256=sha256, module=module, archive=path, how="saved")
+    try:
+        default_store().record(record)
+    except SnapshotError as error:
+        # The archive is whole; only loading it here will need trust="sha256:...".
+        warnings.warn(
+            f'{path}: saved, but {error}; load it with trust="sha256:{sha256}"',
+            stacklevel=4,
+        )
+
+
+def load(
+    path: str | Path, *, trust: Trust = False, compile: bool = True
+) -> keras.Model:
     """Rebuild the model saved at ``path`` and load its weights; no original code needed.
 
-    Every member's hash is checked and the generated module audited before it
-    runs; ``trust=True`` skips the audit (not the hashes). A model saved
-    compiled comes back compiled, with its optimizer's state, ready for
+    Loading runs the archive's generated module, so it runs only when trusted:
+    saved by this user on this machine (the default, ``trust=False``), pinned
+    by its hash (``trust="sha256:<hex>"``, as ``snapshot review`` shows it),
+    trusted with ``snapshot trust``, or ``trust=True`` (anything the archive
+    holds). Otherwise UntrustedArchiveError is raised before any of it runs.
+    Every member is checked first: hashes, names, sizes, encodings. A model
+    saved compiled comes back compiled, with its optimizer's state, ready for
     ``fit``; ``compile=False`` skips compiling it.
     """
-    return load_archive(Path(path), trust=trust, compile=compile)
+    check_trust_argument(trust)
+    return load_archive(
+        Path(path), approve=partial(_approve, trust=trust, path=path), compile=compile
+    )
+
+
+def _approve(opened: OpenedArchive, *, trust: Trust, path: str | Path) -> str:
+    """The sha256 of the module of ``opened`` allowed to run, or UntrustedArchiveError."""
+    return decide(
+        trust,
+        sha256=opened.module_sha256,
+        module=opened.manifest.module,
+        where=str(path),
+        store=default_store(),
+    ).sha256
 
 
 def module_source(
@@ -227,7 +290,27 @@ def module_source(
     _check_is_model(model)
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
     state = capture_state(model, inputs=inputs, config=config)
-    return generate_module(locate_class(type(model)), state, config=options).text
+    return generate_module(locate_model(model, config), state, config=options).text
+
+
+def locate_model(
+    model: keras.Model, config: Mapping[str, Any] | None = None
+) -> ModelTarget | None:
+    """Where the model's class is defined; None for Keras' own graph classes.
+
+    A functional or Sequential model of Keras' own is written from its graph:
+    there is no class of the user's to extract. Where a notebook cell defined
+    a class again since, the one the live model holds counts.
+    """
+    if keras_compat.graph_kind(model) is not None:
+        return None
+    return locate_class(type(model), held=_held(model, config))
+
+
+def _held(model: keras.Model, config: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """Classes and functions the live model holds: its layers', its arguments'."""
+    arguments = (recorded_call(model), dict(config) if config is not None else None)
+    return (*keras_compat.layer_classes(model), *values.held_objects(arguments))
 
 
 @dataclass(frozen=True)
@@ -244,9 +327,11 @@ class GeneratedModule:
 
 
 def generate_module(
-    target: ModelTarget, state: ModelState, *, config: SnapshotConfig
+    target: ModelTarget | None, state: ModelState, *, config: SnapshotConfig
 ) -> GeneratedModule:
     """The standalone module for ``target`` built as ``state`` records.
+
+    ``target`` is None for a model of Keras' own graph classes.
 
     A training script saves the same model every epoch: the result is reused
     within the process while every source file it read is unchanged.
@@ -271,6 +356,12 @@ _GENERATED: dict[
 def _stamps(closure: DependencyClosure) -> tuple[tuple[str, int, int], ...]:
     found = []
     for index in closure.modules_read:
+        if index.source.session is not None:
+            # Notebook cells: the module is current while no other cell ran.
+            current = find_module("__main__")
+            cells = current.session.cells if current and current.session else ()
+            found.append((index.source.path.name, hash(cells), len(cells)))
+            continue
         try:
             stat = index.source.path.stat()
         except OSError:
@@ -280,7 +371,7 @@ def _stamps(closure: DependencyClosure) -> tuple[tuple[str, int, int], ...]:
 
 
 def _generate_module(
-    target: ModelTarget, state: ModelState, *, config: SnapshotConfig
+    target: ModelTarget | None, state: ModelState, *, config: SnapshotConfig
 ) -> GeneratedModule:
     # The compile call's losses, metrics and schedules are roots like the
     # constructor's arguments: extracted when first-party, imported otherwise.
@@ -291,6 +382,8 @@ def _generate_module(
         values.reference_key(r, config=config)
         for expression in expressions
         for r in values.references(expression)
+        # Keras' public API is spelled through ``import keras``.
+        if values.keras_path(r) is None
     ]
     closure = collect(
         target,
@@ -301,13 +394,18 @@ def _generate_module(
         closure,
         config=config,
         extra_imports=tuple(k for k in keys if isinstance(k, ImportItem)),
+        reserved=builder_names(state.constructor),
     )
-    provenance = describe_sources(closure.modules, record_git=config.record_git)
+    provenance = describe_sources(
+        closure.modules,
+        record_git=config.record_git,
+        statements=(extracted.statement for extracted in closure.statements),
+    )
     rendered = render_module(
         rewritten,
         state,
         provenance,
-        target=str(target),
+        target=str(target) if target is not None else describe_graph_model(state),
         weights_file=WEIGHTS_NAME,
         config=config,
     )
@@ -325,26 +423,53 @@ def _generate_module(
     )
 
 
+def describe_graph_model(state: ModelState) -> str:
+    """``the functional model 'classifier'``: what a graph snapshot is of."""
+    assert isinstance(state.constructor, values.Builder)
+    graph = state.constructor.graph
+    return f"the {graph.kind} model {graph.model_name!r}"
+
+
 def verify(
-    path: str | Path, *, tolerance: float | None = None, trust: bool = False
+    path: str | Path, *, tolerance: float | None = None, trust: Trust = False
 ) -> VerificationReport:
     """Load the snapshot at ``path`` in a fresh interpreter and compare probe outputs.
 
-    The packages the snapshot was made from are blocked there. ``tolerance``
-    defaults to what floating-point rounding explains for the recorded
-    outputs: 16 units in the last place of the largest one, 256 when the
-    interpreter runs another Keras backend than the one that saved the model.
-    Returns the report; ``report.passed`` tells the verdict.
+    Loading runs the archive's module, so it needs the same ``trust`` as
+    :func:`load`; the decision is made here and pinned to the module's hash,
+    so the verifying interpreter runs that module or none. The packages the
+    snapshot was made from are blocked there. ``tolerance`` defaults to what
+    floating-point rounding explains for the recorded outputs: 16 units in the
+    last place of the largest one, 256 when the interpreter runs another Keras
+    backend than the one that saved the model. Returns the report;
+    ``report.passed`` tells the verdict.
     """
+    check_trust_argument(trust)
+    approved: list[str] = []
     with progress.operation(f"verifying {path}"):
-        with progress.stage("read"):
-            opened = read_archive(Path(path))
+        with (
+            progress.stage("read"),
+            tempfile.TemporaryDirectory(prefix="snapshot-verify-") as folder,
+        ):
+            # Malformed weights are bad input, refused here rather than by the child.
+            weights = Path(folder) / WEIGHTS_NAME
+            opened = read_archive(
+                Path(path),
+                weights_to=weights,
+                before_weights=lambda checked: approved.append(
+                    _approve(checked, trust=trust, path=path)
+                ),
+            )
+            check_weights_file(weights, name=opened.manifest.weights, where=str(path))
         blocked = _original_packages(
             opened.manifest.source.files, imported=opened.manifest.imports
         )
         with progress.stage("load in a fresh interpreter and compare"):
             return verify_in_fresh_interpreter(
-                Path(path), blocked=blocked, tolerance=tolerance, trust=trust
+                Path(path),
+                blocked=blocked,
+                tolerance=tolerance,
+                module_sha256=approved[0],
             )
 
 
@@ -353,11 +478,15 @@ def _verify_staged(
     *,
     generated: GeneratedModule,
     requirements: Requirements,
+    module_sha256: str,
 ) -> VerificationRecord:
     files = {f.relative_path: f.sha256 for f in generated.provenance.files}
     blocked = _original_packages(files, imported=requirements.imports)
+    # The module just generated, pinned: the child runs it and nothing else.
     with progress.stage("verify in a fresh interpreter"):
-        report = verify_in_fresh_interpreter(folder, blocked=blocked)
+        report = verify_in_fresh_interpreter(
+            folder, blocked=blocked, module_sha256=module_sha256
+        )
     raise_unless_passed(report, causes=_likely_causes(generated.closure))
     assert report.max_abs_diff is not None and report.tolerance is not None
     return VerificationRecord(
@@ -377,7 +506,9 @@ def _original_packages(
     modules were interned) is not blocked.
     """
     tops = {name.split("/")[0].removesuffix(".py") for name in files}
-    return tuple(sorted(tops - set(imported)))
+    # Notebook cells (``In[5]``) name no package.
+    packages = {top for top in tops if top.isidentifier()}
+    return tuple(sorted(packages - set(imported)))
 
 
 def _likely_causes(closure: DependencyClosure) -> list[str]:
@@ -391,7 +522,7 @@ def _likely_causes(closure: DependencyClosure) -> list[str]:
     for extracted in closure.statements:
         statement = extracted.statement
         module = sys.modules.get(statement.module)
-        where = f"{statement.module}:{statement.first_line}"
+        where = statement.location(statement.first_line)
         for name in statement.bound_names:
             value = getattr(module, name, None)
             if isinstance(value, (keras.layers.Layer, keras.Variable)):
@@ -414,7 +545,7 @@ def _likely_causes(closure: DependencyClosure) -> list[str]:
 
 
 def _manifest(
-    target: ModelTarget,
+    target: ModelTarget | None,
     state: ModelState,
     generated: GeneratedModule,
     module_name: str,
@@ -431,13 +562,17 @@ def _manifest(
         format=FORMAT_NAME,
         format_version=FORMAT_VERSION,
         module=module_name,
-        class_name=target.class_name,
+        class_name=(
+            target.class_name
+            if target is not None
+            else graph_class_name(state.constructor)
+        ),
         weights=WEIGHTS_NAME,
         members=hashes,
         versions=current_versions() | {"keras_snapshot": __version__},
         source=SourceRecord(
-            module=target.module.name,
-            class_name=target.class_name,
+            module="" if target is None else target.module.name,
+            class_name="" if target is None else target.class_name,
             files={f.relative_path: f.sha256 for f in provenance.files},
             git=None if git is None else GitRecord(git.commit, git.dirty),
         ),
@@ -446,6 +581,7 @@ def _manifest(
             dtype_policy=state.dtype_policy,
             inputs=specs_to_json(state.inputs),
             probe=PROBE_NAME,
+            layers_from_config=all_from_config(state.constructor),
         ),
         verification=verification,
         requirements=requirements.distributions,

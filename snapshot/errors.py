@@ -11,16 +11,38 @@ from collections.abc import Iterable
 
 from snapshot.model import Problem, Reason
 
-#: Terminal colour and cursor sequences (Keras colours some of its messages).
-_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+#: Terminal colour sequences (SGR): Keras colours some of its messages.
+_COLOUR_CODES = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def printable(text: str, *, keep: str = "") -> str:
+    """``text`` with every character that is not printable escaped (``\\x1b``, ``\\u202e``).
+
+    Archives come from anyone: a control character in a member name or a
+    manifest string could move the cursor or repaint a terminal, and an
+    invisible one (bidirectional overrides, zero-width spaces) could make text
+    read otherwise than it is. ``keep`` lists characters left as they are
+    (``"\\n"`` for multi-line output).
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        (
+            char
+            if char.isprintable() or char in keep
+            else char.encode("unicode_escape").decode("ascii")
+        )
+        for char in text
+    )
 
 
 def one_line(message: object, *, limit: int = 300) -> str:
     """Another library's error message folded onto one line, cut at ``limit``.
 
-    Terminal colour codes are dropped: they garble logs and files.
+    Colour codes are dropped (they garble logs and files); any other
+    unprintable character, a cursor move included, is escaped.
     """
-    text = " ".join(_TERMINAL_CODES.sub("", str(message)).split())
+    text = printable(" ".join(_COLOUR_CODES.sub("", str(message)).split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -40,6 +62,12 @@ class SnapshotError(Exception):
 
     #: Process exit status the CLI uses for this error.
     exit_code: int = 1
+    #: Characters of the message shown as they are; every other unprintable
+    #: character is escaped, as messages may quote what an archive holds.
+    keep_in_message: str = "\n"
+
+    def __str__(self) -> str:
+        return printable(super().__str__(), keep=self.keep_in_message)
 
 
 class TargetNotFoundError(SnapshotError):
@@ -97,9 +125,20 @@ class ModelStateError(SnapshotError):
 class WeightsError(SnapshotError):
     """A weights file is missing, unreadable or does not fit the model."""
 
+    keep_in_message = ""
+
 
 class ArchiveError(SnapshotError):
     """An archive cannot be written or read."""
+
+    keep_in_message = ""
+
+
+class UntrustedArchiveError(SnapshotError):
+    """An archive's module is not trusted here, so it was not run."""
+
+    exit_code = 5
+    keep_in_message = ""
 
 
 class CheckpointError(SnapshotError):

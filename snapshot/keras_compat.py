@@ -255,3 +255,96 @@ def learning_rate_object(optimizer: Any) -> Any:
     if found is None or hasattr(found, "assign") or not callable(found):
         return None
     return found
+
+
+def layer_classes(model: Any) -> tuple[type, ...]:
+    """The classes of every layer inside ``model``, nested ones included, once each.
+
+    Reads ``Layer._flatten_layers``.
+    """
+    flatten = getattr(model, "_flatten_layers", None)
+    if flatten is None:
+        return ()
+    try:
+        layers = list(flatten(include_self=False, recursive=True))
+    except TypeError:
+        return ()
+    return tuple(dict.fromkeys(type(layer) for layer in layers))
+
+
+def graph_kind(model: Any) -> str | None:
+    """``"functional"`` or ``"sequential"`` for Keras' own graph classes, else None.
+
+    ``keras.Model(inputs, outputs)`` makes an instance of
+    ``keras.src.models.functional.Functional``; a subclass of either class
+    defined in user code is a class like any other, so it is not a graph here.
+    """
+    import keras
+
+    if type(model) is keras.Sequential:
+        return "sequential"
+    if type(model) is functional_class():
+        return "functional"
+    return None
+
+
+def sequential_layers(model: Any) -> list[Any]:
+    """A Sequential's layers in order, its ``InputLayer`` first when it has one.
+
+    Reads ``Sequential._layers`` (``layers`` leaves the input layer out).
+    """
+    return list(getattr(model, "_layers", None) or model.layers)
+
+
+def graph_nodes(model: Any) -> list[Any]:
+    """The call nodes of a functional model, in the order Keras runs them.
+
+    Reads ``Function._nodes_by_depth`` (deepest first, as ``_run_through_graph``
+    does) and ``Function._nodes``, the keys of the nodes that belong to this
+    model (a shared layer also has nodes in other graphs); input nodes are
+    left out.
+    """
+    own: set[str] = getattr(model, "_nodes", set())
+    by_depth = model._nodes_by_depth
+    found = []
+    for depth in sorted(by_depth, reverse=True):
+        for node in by_depth[depth]:
+            if node.operation is None or node.is_input:
+                continue
+            index = node.operation._inbound_nodes.index(node)
+            if f"{id(node.operation)}_ib-{index}" in own:
+                found.append(node)
+    return found
+
+
+def node_arguments(node: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The positional and keyword arguments a graph node was called with.
+
+    Reads ``Node.arguments`` (``SymbolicArguments.args``/``kwargs``).
+    """
+    return tuple(node.arguments.args), dict(node.arguments.kwargs)
+
+
+def node_outputs(node: Any) -> list[Any]:
+    """The symbolic tensors a graph node produced, flattened. Reads ``Node.outputs``."""
+    return list(node.outputs)
+
+
+def tensor_origin(tensor: Any) -> tuple[Any, int, int] | None:
+    """``(operation, node index, output index)`` that produced a symbolic tensor.
+
+    Reads ``KerasTensor._keras_history``.
+    """
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        return None
+    operation, node_index, tensor_index = history
+    return operation, int(node_index), int(tensor_index)
+
+
+def graph_structure(model: Any) -> tuple[Any, Any]:
+    """A functional model's inputs and outputs, nested as it was made with.
+
+    Reads ``Function._inputs_struct`` and ``_outputs_struct``.
+    """
+    return model._inputs_struct, model._outputs_struct

@@ -9,15 +9,57 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class CodeCell:
+    """Code run in ``__main__`` whose text the interpreter kept, without a file.
+
+    A notebook cell (IPython keeps every executed cell), the ``python -c``
+    command, or a script read from a redirected standard input.
+    """
+
+    #: How the cell is named in messages and provenance: ``In[5]``, ``python -c``.
+    label: str
+    #: The code as compiled: IPython's magics already turned into calls.
+    text: str
+    #: sha256 of the text as written (a cell's magics included).
+    sha256: str
+    #: The IPython execution count; None outside IPython.
+    execution_count: int | None = None
+    #: The file name its code objects carry when linecache cannot give their text
+    #: back (``<string>`` for ``python -c``, ``<timed exec>`` for ``%%time``).
+    filename: str | None = None
+    #: The line of the cell as written where ``text`` starts: 2 for the body of
+    #: a ``%%time`` cell.
+    first_line: int = 1
+
+
+@dataclass(frozen=True)
+class SessionCode:
+    """The code a ``__main__`` without a source file ran, in execution order."""
+
+    cells: tuple[CodeCell, ...]
+    #: Where the objects that count were defined: ``(name, cell position, line in
+    #: the cell)``, for the live classes and functions of ``__main__`` and those
+    #: the model itself holds (its class, which may be older than the name's
+    #: binding).
+    definitions: tuple[tuple[str, int, int], ...] = ()
+    #: Live names defined where no source is kept: ``(name, file name)``, such as
+    #: ``("helper", "<stdin>")`` for a function typed at the interactive prompt.
+    elsewhere: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class ModuleSource:
-    """A Python module found on disk, not imported."""
+    """A Python module found on disk, not imported; or the code of a session."""
 
     #: Dotted module name, e.g. ``mypkg.layers``.
     name: str
-    #: The ``.py`` file (``__init__.py`` for a package).
+    #: The ``.py`` file (``__init__.py`` for a package); for a session, a
+    #: placeholder such as ``<notebook>`` that no file has.
     path: Path
     #: True when ``path`` is a package's ``__init__.py``.
     is_package: bool
+    #: Set for ``__main__`` of a notebook kernel or ``python -c``: its code.
+    session: SessionCode | None = field(default=None, repr=False)
 
     @property
     def package(self) -> str:
@@ -127,6 +169,17 @@ class Statement:
     #: Module-level names the statement changes without binding
     #: (``REGISTRY["x"] = X``, ``REGISTRY.update(...)``).
     mutated_names: tuple[str, ...] = ()
+    #: For session code: the label of the cell holding the statement, and what
+    #: to subtract from a line of the module's text for the line of the cell as
+    #: written.
+    cell: str | None = None
+    cell_offset: int = 0
+
+    def location(self, line: int) -> str:
+        """``zoo.layers:12``, or ``In[5]:3`` for a line of a notebook cell."""
+        if self.cell is None:
+            return f"{self.module}:{line}"
+        return f"{self.cell}:{line - self.cell_offset}"
 
     def __str__(self) -> str:
         return f"{self.module}:{self.first_line}-{self.last_line}"
@@ -170,6 +223,8 @@ class Reason(enum.Enum):
     MISSING_MODULE = "Imported first-party module was not found; check the import."
     MISSING_NAME = "Imported name is not defined in its module; check the import."
     NESTED_FIRST_PARTY_IMPORT = "First-party import inside an if/try block; move it to a plain top-level import."
+    MAGIC = "IPython magic or shell command (%, %%, !) in code the model reaches; write it in plain Python."
+    SOURCE_NOT_KEPT = "Defined where Python keeps no source (the interactive prompt, exec of a string, %run); move it into a .py module or a notebook cell."
 
 
 @dataclass(frozen=True, order=True)

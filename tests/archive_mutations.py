@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import random
 import struct
 import zipfile
@@ -20,12 +22,12 @@ def truncate(data: bytes, rng: random.Random) -> bytes:
     return data[: rng.randrange(len(data))]
 
 
-def _rezip(data: bytes, change) -> bytes:  # type: ignore[no-untyped-def]
+def _rezip(data: bytes, change, *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:  # type: ignore[no-untyped-def]
     with zipfile.ZipFile(io.BytesIO(data)) as source:
         members = [(info.filename, source.read(info)) for info in source.infolist()]
     members = change(members)
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as target:
+    with zipfile.ZipFile(buffer, "w", compression=compression) as target:
         for name, content in members:
             target.writestr(name, content)
     return buffer.getvalue()
@@ -95,6 +97,61 @@ def change_member_content(data: bytes, rng: random.Random) -> bytes:
     return _rezip(data, change)
 
 
+def _manifest_paths(value, prefix=()):  # type: ignore[no-untyped-def]
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _manifest_paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _manifest_paths(item, (*prefix, index))
+    return found
+
+
+_WRONG_VALUES = (None, True, -1, 2.5, 10**400, "", "x" * 300, [], {}, [None], {"": 1})
+
+
+def retype_manifest_field(data: bytes, rng: random.Random) -> bytes:
+    """Give one field of the manifest a value of the wrong type (hashes stay right)."""
+
+    def change(members):  # type: ignore[no-untyped-def]
+        changed = []
+        for name, content in members:
+            if name == "snapshot.json":
+                manifest = json.loads(content)
+                path = rng.choice(_manifest_paths(manifest))
+                target = manifest
+                for key in path[:-1]:
+                    target = target[key]
+                target[path[-1]] = rng.choice(_WRONG_VALUES)
+                content = json.dumps(manifest).encode()
+            changed.append((name, content))
+        return changed
+
+    return _rezip(data, change)
+
+
+def rehashed_module_bytes(data: bytes, rng: random.Random) -> bytes:
+    """Flip bytes of the module and record the new hash, as an attacker would."""
+
+    def change(members):  # type: ignore[no-untyped-def]
+        found = dict(members)
+        manifest = json.loads(found["snapshot.json"])
+        module = flip_bytes(found[manifest["module"]], rng)
+        found[manifest["module"]] = module
+        manifest["members"][manifest["module"]] = hashlib.sha256(module).hexdigest()
+        found["snapshot.json"] = json.dumps(manifest).encode()
+        return list(found.items())
+
+    return _rezip(data, change)
+
+
+def recompress(data: bytes, rng: random.Random) -> bytes:
+    """Every member compressed with bzip2 or LZMA, which a snapshot never uses."""
+    method = rng.choice([zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+    return _rezip(data, lambda members: members, compression=method)
+
+
 MUTATIONS = (
     flip_bytes,
     truncate,
@@ -102,4 +159,7 @@ MUTATIONS = (
     duplicate_member,
     huge_declared_size,
     change_member_content,
+    retype_manifest_field,
+    rehashed_module_bytes,
+    recompress,
 )

@@ -66,6 +66,24 @@ def _patterns() -> tuple[Any, Any]:
     return model, batch
 
 
+def _text_classifier() -> tuple[Any, Any]:
+    from graphnets import make_text_classifier
+
+    batch = np.array([["the", "cat", "sat", "dog"], ["on", "mat", "the", "the"]])
+    model = make_text_classifier()
+    model(batch)
+    return model, batch
+
+
+def _sequential() -> tuple[Any, Any]:
+    from graphnets import make_sequential
+
+    batch = _probe(2, 5)
+    model = make_sequential()
+    model(batch)
+    return model, batch
+
+
 CASES = (
     Case(
         "seed_pickle",
@@ -92,4 +110,7 @@ CASES = (
     ),
     Case("zoo_classifier", _zoo, ("zoo",)),
     Case("patterns_net", _patterns, ("patterns",)),
+    # Keras' own functional and Sequential models, made by factory functions.
+    Case("graphnets_text_classifier", _text_classifier, ("graphnets",)),
+    Case("graphnets_sequential", _sequential, ("graphnets",)),
 )

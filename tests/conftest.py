@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,11 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The trust store of the whole session: saves record into it, loads consult it,
+# and isolated children (``python -I`` ignores PYTHON* variables, not this one)
+# see the same store. Tests never touch the real home's store.
+_TRUST_STORE = tempfile.TemporaryDirectory(prefix="snapshot-test-trust-")
+os.environ["KERAS_SNAPSHOT_TRUST_DIR"] = _TRUST_STORE.name
 
 TESTS = Path(__file__).resolve().parent
 sys.path[:0] = [str(TESTS), str(TESTS / "assets"), str(TESTS.parent / "examples")]

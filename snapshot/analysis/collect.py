@@ -65,9 +65,10 @@ class ExtractedStatement:
 class DependencyClosure:
     """Everything the model class reaches, in an order that imports cleanly."""
 
-    target: ModelTarget
+    #: None for a model of Keras' own class (a functional or Sequential graph).
+    target: ModelTarget | None
     #: The target class as a symbol (its name is kept in the snapshot).
-    root: SymbolRef
+    root: SymbolRef | None
     statements: tuple[ExtractedStatement, ...]
     #: First-party modules that contributed statements, sorted by name.
     modules: tuple[ModuleIndex, ...]
@@ -78,7 +79,7 @@ class DependencyClosure:
 
 
 def collect(
-    target: ModelTarget,
+    target: ModelTarget | None,
     *,
     config: SnapshotConfig,
     extra_roots: tuple[SymbolRef, ...] = (),
@@ -86,12 +87,15 @@ def collect(
     """Gather the dependency closure of ``target``; raises UnsupportedSourceError.
 
     ``extra_roots`` are further first-party definitions the snapshot needs, such
-    as a dataclass or a function passed to the model's constructor.
+    as a dataclass or a function passed to the model's constructor, or the
+    custom layers of a graph. ``target`` is None for a model of Keras' own
+    class, whose graph the snapshot writes: the extra roots are then all.
     """
-    root = SymbolRef(target.module.name, target.class_name)
+    root = None if target is None else SymbolRef(target.module.name, target.class_name)
     walker = _ClosureWalker(config, root)
-    walker.indexes.get(target.module.name, source=target.module)
-    walker.require(root)
+    if target is not None and root is not None:
+        walker.indexes.get(target.module.name, source=target.module)
+        walker.require(root)
     for extra in extra_roots:
         if walker.indexes.get(extra.module) is None:
             detail = f"{extra} (a constructor argument)"
@@ -124,7 +128,7 @@ def collect(
 class _ClosureWalker:
     """Breadth-first walk over symbols; fills ``extracted`` and ``problems``."""
 
-    def __init__(self, config: SnapshotConfig, root: SymbolRef) -> None:
+    def __init__(self, config: SnapshotConfig, root: SymbolRef | None) -> None:
         #: First-party modules read so far.
         self.indexes = ModuleIndexes(config)
         self._resolver = NameResolver(self.indexes)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import keras
 
 from snapshot.analysis.modules import find_module, user_frame
+from snapshot.analysis.session import (
+    defined_where,
+    main_without_file,
+    no_source_message,
+    session_source,
+)
 from snapshot.errors import (
     NotAModelError,
     SourceNotFoundError,
@@ -17,7 +24,7 @@ from snapshot.errors import (
     UserCodeError,
     describe_failure,
 )
-from snapshot.model import ModelTarget
+from snapshot.model import ModelTarget, ModuleSource
 
 
 def import_target(target: str) -> type[keras.Model]:
@@ -53,26 +60,63 @@ def import_target(target: str) -> type[keras.Model]:
     return found
 
 
-def locate_class(cls: type) -> ModelTarget:
-    """Where ``cls`` is defined; raises SourceNotFoundError when no file holds it."""
+def locate_class(cls: type, *, held: Iterable[object] = ()) -> ModelTarget:
+    """Where ``cls`` is defined; raises SourceNotFoundError when no source holds it.
+
+    A class defined in a notebook cell or ``python -c`` is found in the session's
+    code. ``held`` are further classes the model holds (its layers'): like the
+    model's class, their definitions count even if their names were bound again
+    since (a cell re-run with edits after the model was made).
+    """
     if "<locals>" in cls.__qualname__ or "." in cls.__qualname__:
         raise SourceNotFoundError(
             f"{cls.__qualname__} is defined inside a function or class; "
             "move it to the top level of a module"
         )
+    where = defined_where(cls)
+    if cls.__module__ == "__main__" and main_without_file() is not None:
+        return ModelTarget(
+            module=_session_of(cls, where, held), class_name=cls.__name__
+        )
     module = sys.modules.get(cls.__module__)
     path = getattr(module, "__file__", None)
-    if module is None or path is None or not path.endswith(".py"):
-        raise SourceNotFoundError(
-            f"{cls.__name__} was defined where no source file exists (an interactive "
-            "session, a notebook cell or exec); move it into a .py module"
-        )
+    if (
+        module is None
+        or path is None
+        or not path.endswith(".py")
+        or (where is not None and where.startswith("<"))
+    ):
+        # No file, or a class typed at the prompt of `python -i train.py`.
+        raise SourceNotFoundError(no_source_message(cls.__name__, where))
     source = find_module(cls.__module__)
     if source is None:
         raise SourceNotFoundError(
             f"{cls.__name__}: no source file for {cls.__module__}"
         )
     return ModelTarget(module=source, class_name=cls.__name__)
+
+
+def _session_of(cls: type, where: str | None, held: Iterable[object]) -> ModuleSource:
+    """The session code defining ``cls``: notebook cells, ``python -c``."""
+    source = session_source(held=(*cls.__mro__, *held))
+    if source is None or source.session is None:
+        raise SourceNotFoundError(no_source_message(cls.__name__, where))
+    session = source.session
+    elsewhere = dict(session.elsewhere)
+    if cls.__name__ in elsewhere:
+        raise SourceNotFoundError(
+            no_source_message(cls.__name__, elsewhere[cls.__name__])
+        )
+    located = any(name == cls.__name__ for name, _, _ in session.definitions)
+    live = vars(sys.modules["__main__"]).get(cls.__name__) is cls
+    if not located and not live:
+        # No method says which cell made it, and the name holds another class now.
+        raise SourceNotFoundError(
+            f"{cls.__name__} was defined again after the model was made, and it has "
+            "no method of its own to tell which cell made the model's class; "
+            "re-run the cell that makes the model"
+        )
+    return source
 
 
 def _add_file_to_path(path: Path) -> str:

@@ -15,6 +15,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from snapshot.analysis.session import session_source
 from snapshot.config import SnapshotConfig
 from snapshot.model import ModuleSource
 
@@ -34,6 +35,8 @@ def find_module(name: str) -> ModuleSource | None:
     may since have changed); the rest through ``PathFinder``, one package level
     at a time, so no package ``__init__`` runs. Returns None for modules with no
     ``.py`` source (extension, built-in, namespace package) or that do not exist.
+    ``__main__`` without a file is the code of its session (notebook cells,
+    ``python -c``), when the interpreter kept it.
     """
     module = sys.modules.get(name)
     spec = getattr(module, "__spec__", None) if module is not None else None
@@ -41,7 +44,7 @@ def find_module(name: str) -> ModuleSource | None:
         # A script run as `python train.py` has no spec, only its file.
         path = getattr(module, "__file__", None)
         if path is None or not path.endswith(".py"):
-            return None
+            return session_source()
         return ModuleSource(name=name, path=Path(path).resolve(), is_package=False)
     if spec is None:
         spec = _find_spec_statically(name)

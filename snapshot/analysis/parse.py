@@ -3,6 +3,11 @@
 This is the only module that reads source files. Indexing uses the standard
 library's ``ast`` (fast); LibCST only ever parses the statements the model
 reaches (see :mod:`snapshot.analysis.cst_uses`).
+
+The code of a notebook kernel or ``python -c`` (a :class:`SessionCode`) is
+indexed as one module: its cells in execution order. A name bound again by a
+later cell (a helper edited and re-run) keeps only the binding in force, as at
+run time; see :func:`_bindings_in_force`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from snapshot.model import (
     MUTATING_METHODS,
     ImportItem,
     ModuleSource,
+    SessionCode,
     Statement,
     StatementKind,
 )
@@ -60,6 +66,22 @@ class ModuleIndex:
     _nodes: list[list[ast.stmt]] = field(
         repr=False, compare=False, default_factory=list
     )
+    #: For session code, per cell: the line of :attr:`text` before its first,
+    #: its label, and the line of the cell as written just before its text.
+    _cells: tuple[tuple[int, str, int], ...] = field(
+        repr=False, compare=False, default=()
+    )
+
+    def location(self, line: int) -> tuple[str, int]:
+        """The file (or the cell) and the line there of line ``line`` of :attr:`text`."""
+        for start, label, shift in reversed(self._cells):
+            if line > start:
+                return label, line - start + shift
+        return str(self.source.path), line
+
+    def statement_line(self, line: int) -> str:
+        """Line ``line`` of :attr:`text`, stripped."""
+        return self._lines[line - 1].strip() if 0 < line <= len(self._lines) else ""
 
     def statement_nodes(self, statement: Statement) -> list[ast.stmt]:
         """The statement's nodes in the module's ``ast`` tree (absolute lines)."""
@@ -75,6 +97,8 @@ def read_module(source: ModuleSource) -> ModuleIndex:
 
     Indexes are reused within a process while the file's size and time stay.
     """
+    if source.session is not None:
+        return _read_session(source, source.session)
     stat = source.path.stat()
     return _read_module(source, stat.st_mtime_ns, stat.st_size)
 
@@ -108,6 +132,122 @@ def _read_module(source: ModuleSource, mtime_ns: int, size: int) -> ModuleIndex:
     )
 
 
+@functools.lru_cache(maxsize=16)
+def _read_session(source: ModuleSource, session: SessionCode) -> ModuleIndex:
+    """Index the cells of a session as one module, keeping the bindings in force.
+
+    Cells that do not parse never ran and are left out.
+    """
+    lines: list[str] = []
+    body: list[ast.stmt] = []
+    cells: list[tuple[int, str, int]] = []
+    offsets: list[int] = []
+    for cell in session.cells:
+        offsets.append(len(lines))
+        try:
+            tree = ast.parse(cell.text, filename=cell.label)
+        except SyntaxError:
+            continue
+        cell_lines = cell.text.splitlines(keepends=True)
+        if cell_lines and not cell_lines[-1].endswith("\n"):
+            cell_lines[-1] += "\n"
+        ast.increment_lineno(tree, len(lines))
+        cells.append((len(lines), cell.label, cell.first_line - 1))
+        body += tree.body
+        lines += cell_lines
+    gatherer = _TopLevelGatherer(source, lines, cells=tuple(cells))
+    gatherer.gather(body)
+    located: dict[str, int] = {}
+    for name, position, line in session.definitions:
+        located.setdefault(name, offsets[position] + line)
+    statements = tuple(gatherer.statements)
+    bindings, mutations = _bindings_in_force(
+        statements, gatherer.nodes, gatherer.bindings, gatherer.mutations, located
+    )
+    text = "".join(lines)
+    return ModuleIndex(
+        source=source,
+        text=text,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        statements=statements,
+        bindings=bindings,
+        mutations=mutations,
+        star_imports=tuple(gatherer.star_imports),
+        future_annotations=gatherer.future_annotations,
+        _lines=lines,
+        _nodes=gatherer.nodes,
+        _cells=tuple(cells),
+    )
+
+
+def _bindings_in_force(
+    statements: tuple[Statement, ...],
+    nodes: list[list[ast.stmt]],
+    bindings: dict[str, list[Binding]],
+    mutations: dict[str, list[int]],
+    located: dict[str, int],
+) -> tuple[dict[str, tuple[Binding, ...]], dict[str, tuple[int, ...]]]:
+    """Per name, the bindings of the value in force and the changes made to it since.
+
+    A name whose object was located (``located``: the line of its definition)
+    keeps the statement that made that object: a helper re-run with edits is
+    its latest definition, and the model's class may be an older one than the
+    name's binding. Other names keep their last complete binding (a ``def``,
+    ``class``, import or plain assignment that does not read the name) and any
+    later ones that build on it (``x += 1``). Changes in place count from the
+    first kept binding up to the next binding that replaced it.
+    """
+    kept: dict[str, tuple[Binding, ...]] = {}
+    changed: dict[str, tuple[int, ...]] = {}
+    for name, found in bindings.items():
+        chosen = _binding_in_force(name, found, statements, nodes, located.get(name))
+        kept[name] = chosen
+        first, last = chosen[0].statement, chosen[-1].statement
+        later = [b.statement for b in found if b.statement > last]
+        end = later[0] if later else len(statements)
+        changed[name] = tuple(m for m in mutations.get(name, ()) if first <= m < end)
+    for name, found_changes in mutations.items():
+        changed.setdefault(name, tuple(found_changes))
+    return kept, changed
+
+
+def _binding_in_force(
+    name: str,
+    found: list[Binding],
+    statements: tuple[Statement, ...],
+    nodes: list[list[ast.stmt]],
+    line: int | None,
+) -> tuple[Binding, ...]:
+    if line is not None:
+        for binding in found:
+            statement = statements[binding.statement]
+            if statement.first_line <= line <= statement.last_line:
+                return (binding,)
+    for position in range(len(found) - 1, -1, -1):
+        if any(_binds_anew(name, node) for node in nodes[found[position].statement]):
+            return tuple(found[position:])
+    return tuple(found)
+
+
+def _binds_anew(name: str, node: ast.stmt) -> bool:
+    """True when ``node`` always binds ``name`` to a value that does not depend on it."""
+    if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+        return node.name == name
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return any(
+            (alias.asname or alias.name.partition(".")[0]) == name
+            for alias in node.names
+        )
+    if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        binds = any(name in _target_names(target) for target in targets)
+        reads = any(
+            isinstance(n, ast.Name) and n.id == name for n in ast.walk(node.value)
+        )
+        return binds and not reads
+    return False
+
+
 def absolute_module(package: str, module: str | None, level: int) -> str:
     """The absolute name of ``from <dots><module> import ...`` inside ``package``."""
     if level == 0:
@@ -130,9 +270,18 @@ class _TopLevelGatherer:
     lists ``import *`` lines, ``future_annotations`` is set when present.
     """
 
-    def __init__(self, source: ModuleSource, lines: list[str]) -> None:
+    def __init__(
+        self,
+        source: ModuleSource,
+        lines: list[str],
+        *,
+        cells: tuple[tuple[int, str, int], ...] = (),
+    ) -> None:
         self.source = source
         self.lines = lines
+        #: For session code, per cell: the line before its first, its label, and
+        #: the line of the cell as written just before its text.
+        self.cells = cells
         self.statements: list[Statement] = []
         self.bindings: dict[str, list[Binding]] = {}
         self.mutations: dict[str, list[int]] = {}
@@ -169,7 +318,8 @@ class _TopLevelGatherer:
             for name in _mutated_by(node) + self._registered_into(node):
                 mutated.append(name)
                 self.mutations.setdefault(name, []).append(index)
-        first = self._with_comments_above(_first_line(nodes[0]))
+        start, cell, shift = self._cell_of(_first_line(nodes[0]))
+        first = self._with_comments_above(_first_line(nodes[0]), floor=start)
         self.statements.append(
             Statement(
                 module=self.source.name,
@@ -179,8 +329,16 @@ class _TopLevelGatherer:
                 kind=_kind_of(nodes),
                 bound_names=tuple(dict.fromkeys(bound)),
                 mutated_names=tuple(dict.fromkeys(mutated)),
+                cell=cell,
+                cell_offset=start - shift,
             )
         )
+
+    def _cell_of(self, line: int) -> tuple[int, str | None, int]:
+        for start, label, shift in reversed(self.cells):
+            if line > start:
+                return start, label, shift
+        return 0, None, 0
 
     def _registered_into(self, node: ast.stmt) -> list[str]:
         """Registries a decorator or a top-level call of this module adds ``node`` to."""
@@ -195,8 +353,9 @@ class _TopLevelGatherer:
                 names += self.registering_functions.get(callee.id, [])
         return names
 
-    def _with_comments_above(self, line: int) -> int:
-        previous = self.statements[-1].last_line if self.statements else 0
+    def _with_comments_above(self, line: int, *, floor: int = 0) -> int:
+        # Comments never come from the cell before: cells are separate texts.
+        previous = max(self.statements[-1].last_line if self.statements else 0, floor)
         while line - 1 > previous and self.lines[line - 2].lstrip().startswith("#"):
             line -= 1
         return line

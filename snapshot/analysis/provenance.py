@@ -1,13 +1,19 @@
-"""Where the extracted code came from: source files, their hashes, the git commit."""
+"""Where the extracted code came from: source files, their hashes, the git commit.
+
+Code from a notebook is named by its cells: ``In[5]``, the cell run fifth,
+with the sha256 of its text as written.
+"""
 
 from __future__ import annotations
 
 import functools
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from snapshot.analysis.parse import ModuleIndex
+from snapshot.model import Statement
 
 #: How long one git command may take before the commit is left out.
 GIT_TIMEOUT_SECONDS = 30.0
@@ -18,7 +24,8 @@ class SourceFile:
     """One first-party file that contributed code."""
 
     module: str
-    #: Path as the module name implies it (``pkg/layers.py``), machine-independent.
+    #: Path as the module name implies it (``pkg/layers.py``), machine-independent;
+    #: for session code, the cell's label (``In[5]``, ``python -c``).
     relative_path: str
     sha256: str
 
@@ -33,21 +40,45 @@ class GitState:
 
 @dataclass(frozen=True)
 class Provenance:
+    """The sources of a generated module, for its header and the manifest."""
+
     files: tuple[SourceFile, ...]
     git: GitState | None
+    #: True when some code came from notebook cells (listed as ``In[n]``).
+    notebook_cells: bool = False
 
 
 def describe_sources(
-    modules: tuple[ModuleIndex, ...], *, record_git: bool
+    modules: tuple[ModuleIndex, ...],
+    *,
+    record_git: bool,
+    statements: Iterable[Statement] = (),
 ) -> Provenance:
-    """Summarise ``modules`` for the generated module's header and the manifest."""
-    files = tuple(
-        SourceFile(index.source.name, _relative_path(index), index.sha256)
-        for index in modules
-    )
-    paths = [index.source.path for index in modules]
+    """Summarise ``modules`` for the generated module's header and the manifest.
+
+    Session code (a notebook) is listed by the cells that ``statements``, the
+    extracted ones, come from, in execution order.
+    """
+    cells_used = {s.cell for s in statements if s.cell is not None}
+    files: list[SourceFile] = []
+    notebook = False
+    for index in modules:
+        session = index.source.session
+        if session is None:
+            files.append(
+                SourceFile(index.source.name, _relative_path(index), index.sha256)
+            )
+            continue
+        for cell in session.cells:
+            listed = any(f.relative_path == cell.label for f in files)
+            if cell.label in cells_used and not listed:
+                files.append(SourceFile(index.source.name, cell.label, cell.sha256))
+                notebook = notebook or cell.execution_count is not None
+    paths = [index.source.path for index in modules if index.source.session is None]
     return Provenance(
-        files=files, git=_git_state(paths) if record_git and paths else None
+        files=tuple(files),
+        git=_git_state(paths) if record_git and paths else None,
+        notebook_cells=notebook,
     )
 
 

@@ -20,8 +20,10 @@ from snapshot.model import Statement, StatementKind, SymbolRef
 class MemberReachability:
     """The attribute names reached code touches, and what they keep alive."""
 
-    def __init__(self, root: SymbolRef, is_first_party: Callable[[str], bool]) -> None:
-        #: The model class; all its own methods are kept.
+    def __init__(
+        self, root: SymbolRef | None, is_first_party: Callable[[str], bool]
+    ) -> None:
+        #: The model class, whose own methods are all kept; None for a graph model.
         self.root = root
         self._is_first_party = is_first_party
         #: Attribute names that reached code touches.

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from snapshot import keras_compat
 from snapshot.analysis.modules import Origin, classify, find_module
 from snapshot.analysis.parse import ModuleIndex, read_module
+from snapshot.analysis.session import no_source_message
 from snapshot.config import SnapshotConfig
+from snapshot.errors import one_line
 from snapshot.model import (
     ImportItem,
     ModuleSource,
@@ -128,7 +130,19 @@ class NameResolver:
 
     def _resolve_unbound(self, index: ModuleIndex, name: str, use: NameUse) -> Resolved:
         """A name the module never binds: a builtin, a star import, or a mistake."""
-        if name in vars(builtins) or name in _MODULE_DUNDERS:
+        session = index.source.session
+        if session is not None and name == "get_ipython":
+            # What IPython turned a magic into; never a builtin, whatever IPython
+            # put into the builtins module.
+            line = index.statement_line(use.line)
+            self._problem(index, use, Reason.MAGIC, one_line(line, limit=100))
+            return Resolved()
+        if is_builtin(name) or name in _MODULE_DUNDERS:
+            return Resolved()
+        elsewhere = dict(session.elsewhere) if session is not None else {}
+        if name in elsewhere:
+            detail = no_source_message(name, elsewhere[name]).partition(",")[0]
+            self._problem(index, use, Reason.SOURCE_NOT_KEPT, detail)
             return Resolved()
         first_party_stars = [
             s for s in index.star_imports if self.indexes.is_first_party(s.module)
@@ -204,7 +218,23 @@ class NameResolver:
     def _problem(
         self, index: ModuleIndex, use: NameUse, reason: Reason, detail: str
     ) -> None:
-        self.problems.append(Problem(str(index.source.path), use.line, reason, detail))
+        path, line = index.location(use.line)
+        self.problems.append(Problem(path, line, reason, detail))
+
+
+def is_builtin(name: str) -> bool:
+    """True for Python's own builtins.
+
+    The live ``builtins`` module is not the judge: IPython adds ``display`` and
+    ``get_ipython`` to it, which a snapshot loaded elsewhere would not find.
+    """
+    if name not in vars(builtins):
+        return False
+    value = vars(builtins)[name]
+    origin = getattr(value, "__module__", None)
+    if not isinstance(origin, str):
+        origin = type(value).__module__
+    return origin in ("builtins", "_sitebuiltins", "io", "_frozen_importlib")
 
 
 def _spelled_with_keras(item: ImportItem, attributes: tuple[str, ...]) -> ImportItem:

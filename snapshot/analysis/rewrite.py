@@ -63,8 +63,17 @@ class Fragment:
 
     @property
     def origin(self) -> str:
-        """``zoo.layers, lines 3-9``: where the code was taken from."""
-        return describe_lines(self.module, self.first_line, self.last_line)
+        """``zoo.layers, lines 3-9``, or ``In[5], lines 1-7`` for a notebook cell."""
+        return self.origin_through(self)
+
+    def origin_through(self, last: Fragment) -> str:
+        """Where this fragment and the following ones up to ``last`` came from."""
+        where = self.module if self.cell is None else self.cell
+        first_line = self.first_line - self.cell_offset
+        last_line = last.last_line - last.cell_offset
+        if first_line == last_line:
+            return f"{where}, line {first_line}"
+        return f"{where}, lines {first_line}-{last_line}"
 
     #: Original names of classes renamed here; Keras derives layer names from them.
     kept_class_names: tuple[tuple[str, str], ...] = ()
@@ -72,13 +81,10 @@ class Fragment:
     bound_names: tuple[str, ...] = ()
     #: Methods replaced by stubs because nothing reaches them.
     left_out: tuple[str, ...] = ()
-
-
-def describe_lines(module: str, first_line: int, last_line: int) -> str:
-    """``zoo.layers, lines 3-9`` (or ``line 3``)."""
-    if first_line == last_line:
-        return f"{module}, line {first_line}"
-    return f"{module}, lines {first_line}-{last_line}"
+    #: For session code: the cell's label, and what to subtract from the lines
+    #: for the lines of the cell as written.
+    cell: str | None = None
+    cell_offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -90,8 +96,8 @@ class RewrittenSource:
     stdlib_imports: tuple[str, ...]
     third_party_imports: tuple[str, ...]
     fragments: tuple[Fragment, ...]
-    #: The model class's name in the generated module.
-    class_name: str
+    #: The model class's name in the generated module; None for a graph model.
+    class_name: str | None
     #: Names bound to the scaffold imports (``keras``, ``pathlib``, ``h5py``).
     keras_name: str
     pathlib_name: str
@@ -109,15 +115,18 @@ def rewrite(
     *,
     config: SnapshotConfig,
     extra_imports: tuple[ImportItem, ...] = (),
+    reserved: tuple[str, ...] = (),
 ) -> RewrittenSource:
     """Name everything in ``closure`` and produce the rewritten fragments.
 
-    ``extra_imports`` are third-party names the model's constructor call uses.
+    ``extra_imports`` are third-party names the model's constructor call uses;
+    ``reserved`` are further names of the module's own (graph builders).
     """
     names = NameTable(identifiers_in([s.text for s in closure.statements]))
-    for reserved in RESERVED_NAMES:
-        names.claim(reserved, reserved)
-    names.claim(closure.root, closure.root.name)
+    for name in RESERVED_NAMES + reserved:
+        names.claim(name, name)
+    if closure.root is not None:
+        names.claim(closure.root, closure.root.name)
     drops_annotations = any(
         resolved.dropped for s in closure.statements for resolved in s.resolutions
     )
@@ -140,7 +149,7 @@ def rewrite(
         stdlib_imports=stdlib,
         third_party_imports=third_party,
         fragments=fragments,
-        class_name=names.name_of(closure.root),
+        class_name=None if closure.root is None else names.name_of(closure.root),
         keras_name=names.name_of(import_key(SCAFFOLD_IMPORTS[0])),
         pathlib_name=names.name_of(import_key(SCAFFOLD_IMPORTS[1])),
         h5py_name=names.name_of(import_key(SCAFFOLD_IMPORTS[2])),
@@ -235,6 +244,8 @@ def _rewrite_statement(
         kept_class_names=kept,
         bound_names=statement.bound_names,
         left_out=extracted.dead_members,
+        cell=statement.cell,
+        cell_offset=statement.cell_offset,
     )
 
 

@@ -1,5 +1,7 @@
-"""The archive: write and read its members, audit and load its module, describe it.
+"""The archive: write and read its members, check them, show and run its module.
 
-Only :mod:`snapshot.archive.loader` imports Keras; the rest reads archives on a
-machine without it.
+Reading trusts nothing an archive declares (:mod:`snapshot.archive.reader`);
+whether its module may run is decided elsewhere (:mod:`snapshot.trust`) and
+handed to :mod:`snapshot.archive.loader` as a hash. Only the loader imports
+Keras; the rest reads archives on a machine without it.
 """

@@ -1,23 +1,33 @@
-"""Audit a generated module before it runs: what it imports, and what it must not call.
+"""Lint a generated module: what it imports, and calls a model's code rarely makes.
 
-Loading a snapshot executes its code, like unpickling. The audit reads the
-module with ``ast`` and refuses, unless the caller trusts the archive:
+This is advice for the person reading the module (``snapshot review``,
+``snapshot inspect``), never a safety check: Python reaches anything from
+anywhere (``getattr(os, "sys" + "tem")``, ``().__class__.__base__.__subclasses__()``),
+so no static reading proves a module harmless. What runs is decided by trust,
+pinned to the module's hash (:mod:`snapshot.trust`). The lint reports:
 
 * imports of anything that is neither in the standard library nor a
-  distribution recorded in the manifest's requirements;
-* modules that run programs, open sockets or unpickle (``subprocess``,
-  ``socket``, ``pickle`` ...), and calls such as ``exec``, ``eval``,
-  ``__import__`` or ``os.system``.
+  distribution recorded in the manifest's requirements (which the archive's
+  author wrote, like everything else in it);
+* modules that run programs, open sockets, unpickle or hook the interpreter
+  (``subprocess``, ``socket``, ``pickle``, ``atexit`` ...), and calls such as
+  ``exec``, ``eval``, ``__import__`` or ``os.system``;
+* dunder attributes that reach the interpreter's internals
+  (``__subclasses__``, ``__globals__``, ``__builtins__`` ...), ``sys.modules``,
+  ``getattr`` with a computed name;
+* characters a terminal does not show as they are (control characters,
+  bidirectional overrides, zero-width spaces).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-#: Standard-library modules a model has no business importing.
+#: Standard-library modules a model's code rarely needs.
 FORBIDDEN_MODULES = frozenset(
     {
         "subprocess",
@@ -35,6 +45,33 @@ FORBIDDEN_MODULES = frozenset(
         "telnetlib",
         "webbrowser",
         "pty",
+        "atexit",
+        "builtins",
+        "importlib",
+        "code",
+        "codeop",
+        "runpy",
+    }
+)
+#: Attributes that lead from any object to the interpreter's internals.
+INTERNAL_ATTRIBUTES = frozenset(
+    {
+        "__subclasses__",
+        "__globals__",
+        "__builtins__",
+        "__code__",
+        "__closure__",
+        "__import__",
+        "__loader__",
+        "__dict__",
+        "__bases__",
+        "__base__",
+        "__mro__",
+        "f_globals",
+        "f_locals",
+        "f_back",
+        "gi_frame",
+        "tb_frame",
     }
 )
 #: Callables that run code or programs given as data.
@@ -65,7 +102,7 @@ FORBIDDEN_CALLS = frozenset(
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing the audit refuses, with where it is in the generated module."""
+    """One thing the lint reports, with where it is in the generated module."""
 
     line: int
     what: str
@@ -76,18 +113,14 @@ class Finding:
 
 @dataclass(frozen=True)
 class AuditReport:
-    """Top-level packages the module imports, and what the audit refuses."""
+    """Top-level packages the module imports, and what the lint reports (advice only)."""
 
     imports: tuple[str, ...]
     findings: tuple[Finding, ...] = field(default=())
 
-    @property
-    def passed(self) -> bool:
-        return not self.findings
-
 
 def audit_module(source: str, *, allowed_packages: Iterable[str]) -> AuditReport:
-    """Audit ``source``; ``allowed_packages`` are the third-party top-level imports."""
+    """Lint ``source``, which compiles; ``allowed_packages``: the recorded third-party imports."""
     tree = ast.parse(source)
     allowed = set(allowed_packages)
     aliases: dict[str, str] = {}
@@ -115,7 +148,36 @@ def audit_module(source: str, *, allowed_packages: Iterable[str]) -> AuditReport
             called = _dotted(node.func, aliases)
             if called in FORBIDDEN_CALLS:
                 findings.append(Finding(node.lineno, f"calls {called}"))
-    return AuditReport(tuple(sorted(imports)), tuple(sorted(set(findings), key=str)))
+            elif called in ("getattr", "setattr", "delattr") and not (
+                len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
+            ):
+                findings.append(
+                    Finding(node.lineno, f"calls {called} with a computed name")
+                )
+        elif isinstance(node, ast.Attribute):
+            if node.attr in INTERNAL_ATTRIBUTES:
+                findings.append(Finding(node.lineno, f"uses .{node.attr}"))
+            elif _dotted(node, aliases) == "sys.modules":
+                findings.append(Finding(node.lineno, "uses sys.modules"))
+        elif isinstance(node, ast.Name) and node.id in INTERNAL_ATTRIBUTES:
+            findings.append(Finding(node.lineno, f"uses {node.id}"))
+    for number, line in enumerate(_LINE_END.split(source), start=1):
+        if not line.isprintable():
+            hidden = sorted({f"U+{ord(c):04X}" for c in line if not c.isprintable()})
+            findings.append(
+                Finding(
+                    number, "holds characters a terminal hides: " + ", ".join(hidden)
+                )
+            )
+    return AuditReport(tuple(sorted(imports)), tuple(sorted(set(findings), key=_order)))
+
+
+#: Where Python's tokenizer ends lines.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _order(finding: Finding) -> tuple[int, str]:
+    return finding.line, finding.what
 
 
 def _check_import(

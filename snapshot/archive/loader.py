@@ -1,36 +1,61 @@
-"""Load a snapshot: import its generated module and rebuild the model with its weights."""
+"""Load a snapshot: run its generated module and rebuild the model with its weights.
+
+Running the module is running code from the archive, like unpickling. This
+module decides nothing about trust: it runs a module only when its sha256 is
+the one it is handed (:mod:`snapshot.trust` decides which), and it runs
+exactly the bytes it hashed.
+"""
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import keras
 
-from snapshot.archive.audit import audit_module
+from snapshot.archive.module_source import compile_module
 from snapshot.archive.reader import OpenedArchive, read_archive
-from snapshot.errors import ArchiveError, WeightsError, one_line
+from snapshot.archive.streams import sha256_bytes
+from snapshot.archive.weights_file import check_weights_file
+from snapshot.errors import (
+    ArchiveError,
+    UntrustedArchiveError,
+    WeightsError,
+    one_line,
+)
+
+#: Given the checked archive, returns the sha256 of the module allowed to run,
+#: or raises: nothing of the archive has run yet, and its weights are not copied.
+Approver = Callable[[OpenedArchive], str]
 
 
-def load_archive(
-    path: Path, *, trust: bool = False, compile: bool = True
-) -> keras.Model:
+def load_archive(path: Path, *, approve: Approver, compile: bool = True) -> keras.Model:
     """Rebuild the model stored at ``path`` (zip or folder) with its weights.
 
-    Hashes are checked first, then the generated module is audited; unless
-    ``trust`` is set, a module importing or calling what a model should not is
-    refused before it runs. A model saved compiled is compiled again, with its
-    optimizer's state, unless ``compile`` is false.
+    Every member is checked first, then ``approve`` names the module hash that
+    may run; a module with another hash does not. A model saved compiled is
+    compiled again, with its optimizer's state, unless ``compile`` is false.
     """
+    approved: list[str] = []
     with tempfile.TemporaryDirectory(prefix="snapshot-load-") as folder:
         # Keras loads weights from a file named *.weights.h5 only.
         weights_path = Path(folder) / "model.weights.h5"
-        opened = read_archive(path, weights_to=weights_path)
+        opened = read_archive(
+            path,
+            weights_to=weights_path,
+            before_weights=lambda checked: approved.append(approve(checked)),
+        )
         return build_from_opened(
-            opened, weights_path, path=path, trust=trust, compile=compile
+            opened,
+            weights_path,
+            path=path,
+            module_sha256=approved[0],
+            compile=compile,
         )
 
 
@@ -39,48 +64,60 @@ def build_from_opened(
     weights_path: Path,
     *,
     path: Path,
-    trust: bool,
+    module_sha256: str,
     compile: bool = True,
 ) -> keras.Model:
-    """Run the generated module of ``opened`` and load ``weights_path`` into its model."""
+    """Run the module of ``opened``, if its sha256 is ``module_sha256``, and load the weights.
+
+    The weights file is checked before Keras reads it.
+    """
     manifest = opened.manifest
-    if not trust:
-        report = audit_module(opened.module_text, allowed_packages=manifest.imports)
-        if not report.passed:
-            more = len(report.findings) - 1
-            extra = f" (and {more} more)" if more else ""
-            raise ArchiveError(
-                f"{path}: refusing to run {manifest.module}: {report.findings[0]}{extra}; "
-                "read it with 'snapshot inspect' and pass trust=True (--trust) if you trust it"
-            )
-    # One module per distinct generated source: loading twice reuses it.
-    module_name = f"snapshot_{manifest.members[manifest.module][:16]}"
+    source = opened.module_bytes
+    actual = sha256_bytes(source)
+    if actual != module_sha256:
+        raise UntrustedArchiveError(
+            f"{path}: refusing to run {manifest.module}: its sha256 is {actual}, "
+            f"not the approved {module_sha256}"
+        )
+    check_weights_file(weights_path, name=manifest.weights, where=str(path))
+    # One module per distinct generated source: loading twice reuses it. The
+    # whole digest: a module found under this name is the approved one.
+    module_name = f"snapshot_{actual}"
     module_path = weights_path.with_name(manifest.module)
-    module_path.write_text(opened.module_text, encoding="utf-8")
-    module = import_generated_module(module_path, module_name, where=str(path))
+    # On disk for tracebacks and inspect.getsource (autograph reads it); what
+    # runs is compiled from the hashed bytes, not read back from this file.
+    module_path.write_bytes(source)
+    module = run_generated_module(source, module_path, module_name, where=str(path))
+    load_model = getattr(module, "load_model", None)
+    if not callable(load_model):
+        raise ArchiveError(f"{path}: {manifest.module} defines no load_model()")
     # Only the module of a compiled model has compile_model() and the argument.
     options = (
         {} if compile or not hasattr(module, "compile_model") else {"compile": False}
     )
     try:
-        return module.load_model(weights_path, **options)
+        return load_model(weights_path, **options)
     except ValueError as error:
         raise WeightsError(
             f"{path}: the weights do not fit the model: {one_line(error)}"
         ) from None
 
 
-def import_generated_module(path: Path, name: str, *, where: str) -> ModuleType:
-    """Execute the generated module at ``path`` as ``name`` (once per process)."""
+def run_generated_module(
+    source: bytes, path: Path, name: str, *, where: str
+) -> ModuleType:
+    """Execute ``source`` as the module ``name`` whose file is ``path`` (once per process)."""
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
+    code = compile_module(source, name=path.name, where=where, filename=str(path))
+    spec = importlib.machinery.ModuleSpec(name, None, origin=str(path))
+    spec.has_location = True
     module = importlib.util.module_from_spec(spec)
     # Registered before running so dataclasses and pickling can find the module.
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        # The module approved by its hash, compiled from the bytes that were hashed.
+        exec(code, module.__dict__)
     except ModuleNotFoundError as error:
         del sys.modules[name]
         raise ArchiveError(

@@ -8,6 +8,8 @@ Fields a reader does not know are ignored, so later additions stay readable.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -57,6 +59,9 @@ class ModelRecord:
     inputs: Any
     #: Member holding the probe batch and its outputs.
     probe: str = PROBE_NAME
+    #: ``model/layer`` of each layer of a Keras graph that the generated module
+    #: makes from its Keras config, for want of a recorded constructor call.
+    layers_from_config: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,7 @@ class ArchiveManifest:
                 "dtype_policy": self.model.dtype_policy,
                 "inputs": self.model.inputs,
                 "probe": self.model.probe,
+                "layers_from_config": list(self.model.layers_from_config),
             },
             "verification": (
                 None
@@ -214,10 +220,14 @@ class ArchiveManifest:
     def from_json(cls, text: str, *, where: str) -> ArchiveManifest:
         """Parse and type-check a manifest; ArchiveError names what is wrong."""
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_refuse_constant)
         except ValueError as error:
             raise ArchiveError(
                 f"{where}: {MANIFEST_NAME} is not JSON: {error}"
+            ) from None
+        except RecursionError:
+            raise ArchiveError(
+                f"{where}: {MANIFEST_NAME} is nested too deeply to be a manifest"
             ) from None
         if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
             raise ArchiveError(f"{where}: not a keras-snapshot archive")
@@ -233,7 +243,7 @@ class ArchiveManifest:
             module=fields.text("module"),
             class_name=fields.text("class"),
             weights=fields.text("weights"),
-            members=fields.text_mapping("members"),
+            members=fields.digest_mapping("members"),
             versions=fields.text_mapping("versions"),
             source=SourceRecord(
                 module=source.text("module", default=""),
@@ -248,8 +258,11 @@ class ArchiveManifest:
             model=ModelRecord(
                 constructor_args_from=model.text("constructor_args_from", default=""),
                 dtype_policy=model.text("dtype_policy", default="float32"),
-                inputs=model.value("inputs"),
+                inputs=model.inputs("inputs"),
                 probe=model.text("probe", default=PROBE_NAME),
+                layers_from_config=tuple(
+                    model.text_list("layers_from_config", default=[])
+                ),
             ),
             verification=(
                 None
@@ -258,7 +271,7 @@ class ArchiveManifest:
                     method=verification.text("method"),
                     max_abs_diff=verification.number("max_abs_diff"),
                     tolerance=verification.number("tolerance"),
-                    variables=int(verification.number("variables")),
+                    variables=verification.count("variables"),
                 )
             ),
             requirements=fields.text_mapping("requirements", default={}),
@@ -298,6 +311,10 @@ def _checkpoint_record(fields: _Fields | None) -> CheckpointRecord | None:
     )
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def _check_format_version(version: object, *, where: str) -> None:
     if not isinstance(version, int) or isinstance(version, bool):
         raise ArchiveError(f"{where}: format_version {version!r} is not a number")
@@ -314,6 +331,65 @@ def _check_format_version(version: object, *, where: str) -> None:
 
 
 _MISSING: Any = object()
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: Nesting and rank beyond any model's inputs.
+_MAX_INPUT_DEPTH = 32
+_MAX_RANK = 32
+
+
+def _is_finite_number(value: object) -> bool:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _is_input_structure(value: object, *, depth: int) -> bool:
+    """True for ``{"shape", "dtype"}`` leaves in ``dict``/``list``/``tuple``/``call`` nodes."""
+    if depth > _MAX_INPUT_DEPTH or not isinstance(value, dict) or len(value) > 2:
+        return False
+
+    def nodes(items: object) -> bool:
+        return isinstance(items, list) and all(
+            _is_input_structure(item, depth=depth + 1) for item in items
+        )
+
+    def pairs(items: object) -> bool:
+        return isinstance(items, list) and all(
+            isinstance(pair, list)
+            and len(pair) == 2
+            and isinstance(pair[0], str)
+            and _is_input_structure(pair[1], depth=depth + 1)
+            for pair in items
+        )
+
+    if "shape" in value:
+        shape, dtype = value["shape"], value.get("dtype")
+        return (
+            isinstance(shape, list)
+            and len(shape) <= _MAX_RANK
+            and all(
+                isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**31
+                for d in shape
+            )
+            and isinstance(dtype, str)
+            and dtype.isidentifier()
+        )
+    if len(value) != 1:
+        return False
+    ((kind, items),) = value.items()
+    if kind == "call":
+        return (
+            isinstance(items, dict)
+            and set(items) == {"args", "kwargs"}
+            and nodes(items["args"])
+            and pairs(items["kwargs"])
+        )
+    if kind == "dict":
+        return pairs(items)
+    return kind in ("list", "tuple") and nodes(items)
 
 
 class _Fields:
@@ -336,9 +412,6 @@ class _Fields:
             )
         return value
 
-    def value(self, key: str) -> Any:
-        return self._take(key, lambda value: True)
-
     def text(self, key: str, *, default: Any = _MISSING) -> str:
         return str(self._take(key, lambda v: isinstance(v, str), default))
 
@@ -346,10 +419,28 @@ class _Fields:
         return bool(self._take(key, lambda v: isinstance(v, bool)))
 
     def number(self, key: str) -> float:
-        found = self._take(
-            key, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+        return float(self._take(key, _is_finite_number))
+
+    def count(self, key: str) -> int:
+        return int(
+            self._take(
+                key, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0
+            )
         )
-        return float(found)
+
+    def digest_mapping(self, key: str) -> dict[str, str]:
+        """Names to sha256 hex digests."""
+        return dict(
+            self._take(
+                key,
+                lambda v: isinstance(v, dict)
+                and all(isinstance(i, str) and _SHA256.match(i) for i in v.values()),
+            )
+        )
+
+    def inputs(self, key: str) -> Any:
+        """The input structure, as :func:`snapshot.capture.state.specs_to_json` writes it."""
+        return self._take(key, lambda v: _is_input_structure(v, depth=0))
 
     def optional_number(self, key: str) -> float | None:
         found = self._take(

@@ -1,9 +1,14 @@
 """Remember the arguments each Keras layer and model was constructed with.
 
 Keras 3 drops them (``Model.__new__`` does not pass them on, so ``get_config()``
-reports the defaults). ``import snapshot`` wraps ``keras.Model.__new__`` to keep
-each call, weakly keyed by the instance: at once when Keras is already imported,
+reports the defaults). The recorder wraps ``keras.Model.__new__`` to keep each
+call, weakly keyed by the instance: at once when Keras is already imported,
 otherwise as soon as it is, so ``import snapshot`` itself stays cheap.
+
+It is armed at interpreter start by the startup hook installed with the package
+(``_keras_snapshot_hook``, which calls :func:`watch_keras_import` at the first
+lookup of ``keras``), so it does not matter when ``import snapshot`` runs;
+``import snapshot`` arms it too, for interpreters that skip the hook.
 """
 
 from __future__ import annotations
@@ -42,6 +47,21 @@ def install() -> None:
         sys.meta_path.insert(0, _KerasImportWatcher())
 
 
+def watch_keras_import(
+    fullname: str, path: Any, target: ModuleType | None
+) -> importlib.machinery.ModuleSpec | None:
+    """Arm the recorder during the lookup of ``keras``; answer that lookup.
+
+    The startup hook calls this from its own ``find_spec``: the spec returned
+    carries the loader that installs the recorder once Keras has run.
+    """
+    install()
+    for finder in sys.meta_path:
+        if isinstance(finder, _KerasImportWatcher):
+            return finder.find_spec(fullname, path, target)
+    return None  # Keras was already loaded: install() wrapped it
+
+
 def _wrap_model_new(keras_module: ModuleType) -> None:
     # Layers too: a layer passed to a model's constructor is rebuilt from its call.
     # Model and Functional override __new__ and call the next one without the
@@ -59,26 +79,30 @@ def _wrap_model_new(keras_module: ModuleType) -> None:
         if getattr(vars(owner).get("__new__"), "_snapshot_recorder", False):
             continue
         owner.__new__ = staticmethod(_recording(owner.__new__))
-    # What compile() is given (losses, metrics, learning-rate schedules) is
-    # rebuilt from its recorded call too; these classes inherit object.__new__.
+    # Initializers, regularizers and constraints passed to layers, and what
+    # compile() is given (losses, metrics, learning-rate schedules), are rebuilt
+    # from their calls too. Their bases take object.__new__, which refuses
+    # arguments once __new__ is overridden, so it is called without them.
     for owner in (
+        keras_module.initializers.Initializer,
+        keras_module.regularizers.Regularizer,
+        keras_module.constraints.Constraint,
         keras_module.losses.Loss,
         keras_module.metrics.Metric,
         keras_module.optimizers.schedules.LearningRateSchedule,
     ):
-        if not getattr(vars(owner).get("__new__"), "_snapshot_recorder", False):
-            owner.__new__ = staticmethod(_recording(object.__new__))
+        if "__new__" in vars(owner):
+            continue
+        owner.__new__ = staticmethod(_recording(_plain_new))
+
+
+def _plain_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    return object.__new__(cls)
 
 
 def _recording(original_new: Any) -> Any:
-    # object.__new__ refuses the constructor's arguments once __new__ is overridden.
-    passes_arguments = original_new is not object.__new__
-
     def recording_new(cls: type, *args: Any, **kwargs: Any) -> Any:
-        if passes_arguments:
-            instance = original_new(cls, *args, **kwargs)
-        else:
-            instance = original_new(cls)
+        instance = original_new(cls, *args, **kwargs)
         try:
             CONSTRUCTOR_CALLS[instance] = (args, dict(kwargs))
         except TypeError:  # an instance that cannot be weakly referenced

@@ -58,8 +58,9 @@ def call_model(model: keras.Model, inputs: Any, **options: Any) -> Any:
 class ModelState:
     """How to make the model again: class, arguments, and inputs to build it on."""
 
-    #: The constructor call that rebuilds the model, as an expression tree.
-    constructor: values.Call
+    #: The constructor call that rebuilds the model, as an expression tree; for
+    #: Keras' own functional and Sequential models, the call of a graph builder.
+    constructor: values.Expression
     #: Structure, shapes and dtypes of the inputs the model is built on.
     inputs: InputStructure
     #: Where the constructor arguments came from, for the manifest.
@@ -79,6 +80,9 @@ def capture_state(
     if not model.built:
         # An unbuilt model has no weights to save yet; build it like the loader will.
         _call_on(model, zeros_like_specs(input_specs))
+    kind = keras_compat.graph_kind(model)
+    if kind is not None:
+        return _graph_state(model, kind, input_specs, config)
     args, varargs, source = _constructor_args(model, config)
     constructor = values.Call(
         values.Ref(type(model).__module__, type(model).__name__),
@@ -103,6 +107,23 @@ def capture_state(
         dtype_policy=policy,
         training=capture_training(model),
     )
+
+
+def _graph_state(
+    model: keras.Model,
+    kind: str,
+    input_specs: InputStructure,
+    config: Mapping[str, Any] | None,
+) -> ModelState:
+    """A functional or Sequential model of Keras' own: its graph is written as code."""
+    if config is not None:
+        raise ModelStateError(
+            f"config= gives constructor arguments, but {model.name!r} is a Keras "
+            f"{kind} model, rebuilt from its graph; leave config= out"
+        )
+    constructor = values.describe(model, where=f"the {kind} model {model.name!r}")
+    policy = getattr(getattr(model, "dtype_policy", None), "name", "float32")
+    return ModelState(constructor, input_specs, f"{kind} graph", dtype_policy=policy)
 
 
 def zeros_like_specs(specs: InputStructure) -> Any:
@@ -176,6 +197,16 @@ def specs_from_json(data: Any) -> InputStructure:
 def _input_specs(model: keras.Model, inputs: Any) -> InputStructure:
     if inputs is not None:
         return _specs_of(inputs)
+    if keras_compat.graph_kind(model) == "functional":
+        # A functional model knows its inputs from the start.
+        structure, _ = keras_compat.graph_structure(model)
+        return keras.tree.map_structure(
+            lambda tensor: TensorSpec(
+                tuple(1 if d is None else int(d) for d in tensor.shape),
+                str(tensor.dtype),
+            ),
+            structure,
+        )
     recorded = keras_compat.build_input_shapes(model)
     if not model.built or not recorded or len(recorded) != 1:
         raise ModelStateError(
@@ -263,9 +294,55 @@ def check_config_names(cls: type, config: Mapping[str, Any]) -> None:
         if parameter.default is parameter.empty and name not in config
     ]
     if missing:
+        arguments = _names(missing)
+        what = "a required argument" if len(missing) == 1 else "required arguments"
         raise ModelStateError(
-            f"config lacks {missing[0]!r}, a required argument of {cls.__name__}.__init__"
+            f"config lacks {arguments}, {what} of {cls.__name__}.__init__; complete it: "
+            f"config={config_skeleton(signature, config, missing)}"
         )
+
+
+def config_skeleton(
+    signature: inspect.Signature,
+    known: Mapping[str, Any],
+    missing: list[str],
+    *,
+    defaults: bool = False,
+) -> str:
+    """``{'units': 4, 'width': ...}``: known arguments as code, ``...`` for missing ones.
+
+    Arguments come in the constructor's order; with ``defaults``, the others
+    follow with their default values, to check. Known arguments the
+    constructor does not name (taken by ``**kwargs``) come last.
+    """
+    parts = []
+    for name, parameter in _named_parameters(signature).items():
+        if name in missing:
+            parts.append(f"{name!r}: ...")
+        elif name in known:
+            parts.append(f"{name!r}: {_as_code(name, known[name])}")
+        elif defaults and parameter.default is not parameter.empty:
+            parts.append(f"{name!r}: {_as_code(name, parameter.default)}")
+    for name, value in known.items():
+        if name not in signature.parameters:
+            parts.append(f"{name!r}: {_as_code(name, value)}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _as_code(name: str, value: Any) -> str:
+    try:
+        expression = values.describe(value, where=f"argument {name!r}")
+    except ModelStateError:
+        return "..."
+    return values.render(expression, lambda ref: ref.name)
+
+
+def _names(names: list[str]) -> str:
+    """``'a'``, ``'a' and 'b'``, ``'a', 'b' and 'c'``."""
+    quoted = [repr(name) for name in names]
+    if len(quoted) == 1:
+        return quoted[0]
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
 def _named_parameters(signature: inspect.Signature) -> dict[str, inspect.Parameter]:
@@ -287,17 +364,28 @@ def _defines_own_get_config(cls: type) -> bool:
 def _from_attributes(
     model: keras.Model, signature: inspect.Signature
 ) -> dict[str, Any]:
-    """Recover arguments stored as ``self.<parameter>``; required ones must be found."""
+    """Recover arguments stored as ``self.<parameter>``; required ones must be found.
+
+    Every required argument found nowhere is named in one error, with the
+    ``config=`` to pass filled in with what was found.
+    """
     args: dict[str, Any] = {}
+    missing = []
     for name, parameter in _named_parameters(signature).items():
         value = getattr(model, name, parameter.empty)
         if value is not parameter.empty and _describable(value):
             args[name] = value
         elif parameter.default is parameter.empty:
-            raise ModelStateError(
-                f"cannot recover required argument {name!r} of {type(model).__name__}; "
-                f"import snapshot before creating the model, or pass config={{{name!r}: ...}}"
-            )
+            missing.append(name)
+    if missing:
+        arguments = _names(missing)
+        what = "required argument" if len(missing) == 1 else "required arguments"
+        raise ModelStateError(
+            f"cannot recover {what} {arguments} of {type(model).__name__} (its "
+            "constructor call was not recorded, and no get_config() or attribute holds "
+            f"{'it' if len(missing) == 1 else 'them'}); "
+            f"pass config={config_skeleton(signature, args, missing, defaults=True)}"
+        )
     return args
 
 
@@ -319,22 +407,49 @@ def _check_rebuild(
             f"{cls.__name__} cannot be rebuilt from its arguments (taken from {source}) "
             f"and inputs: {failure}"
         ) from error
-    expected = _variable_layout(model)
-    actual = _variable_layout(rebuilt)
-    if expected != actual:
-        differing = next(
-            (f"{a} vs {b}" for a, b in zip(expected, actual, strict=False) if a != b),
-            f"{len(expected)} variables vs {len(actual)}",
+    difference = _first_variable_difference(model, rebuilt)
+    if difference is not None:
+        advice = (
+            "the config= given does not describe this model; check its values"
+            if source == "config"
+            else "pass the constructor arguments as config="
         )
         raise ModelStateError(
-            f"{cls.__name__} rebuilt from its arguments (taken from {source}) differs from "
-            f"the live model ({differing}); pass the constructor arguments as config="
+            f"{cls.__name__} rebuilt from its arguments (taken from {source}) differs "
+            f"from the live model: {difference}; {advice}"
         )
 
 
-def _variable_layout(model: keras.Model) -> list[tuple[tuple[int, ...], str]]:
-    # Names are left out: unnamed weights get process-wide counters ("variable_3").
-    return [(tuple(v.shape), str(v.dtype)) for v in model.weights]
+def _first_variable_difference(model: keras.Model, rebuilt: keras.Model) -> str | None:
+    """Where the variables of ``rebuilt`` first differ from ``model``'s, or None.
+
+    Variables are compared in order by shape and dtype; paths only name them
+    (a rebuilt model's layer names get new counters: ``dense_3``).
+    """
+    live, other = list(model.weights), list(rebuilt.weights)
+    for mine, theirs in zip(live, other, strict=False):
+        if _layout(mine) != _layout(theirs):
+            return (
+                f"variable {mine.path} is {_spec(mine)} in the live model, "
+                f"{_spec(theirs)} rebuilt"
+            )
+    if len(live) == len(other):
+        return None
+    longer, which = (live, "live") if len(live) > len(other) else (other, "rebuilt")
+    extra = longer[min(len(live), len(other))]
+    return (
+        f"the live model has {len(live)} variables, the rebuilt one {len(other)} "
+        f"(first unmatched, {which}: {extra.path} {_spec(extra)})"
+    )
+
+
+def _layout(variable: Any) -> tuple[tuple[int, ...], str]:
+    return tuple(variable.shape), str(variable.dtype)
+
+
+def _spec(variable: Any) -> str:
+    shape, dtype = _layout(variable)
+    return f"{shape} {dtype}"
 
 
 # Values as Python code ---------------------------------------------------------------

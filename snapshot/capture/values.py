@@ -17,16 +17,20 @@ import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from snapshot import keras_compat
 from snapshot.analysis.modules import Origin, classify
+from snapshot.analysis.session import no_source_message
 from snapshot.capture.record import recorded_call
 from snapshot.config import SnapshotConfig
 from snapshot.errors import ModelStateError
 from snapshot.model import ImportItem, SymbolRef
+
+if TYPE_CHECKING:
+    from snapshot.capture.graph import Graph
 
 
 @dataclass(frozen=True, order=True)
@@ -73,7 +77,39 @@ class Call:
     method: str | None = None
 
 
-Expression = Ref | Literal | Member | Sequence | Mapping | Call
+@dataclass(frozen=True)
+class Local:
+    """A local variable of a function the snapshot writes: a tensor or a layer of a graph."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Apply:
+    """``function(*args, **kwargs)`` where ``function`` is itself an expression.
+
+    A layer called on tensors: ``keras.layers.Dense(4, name="dense")(inputs)``.
+    """
+
+    function: Expression
+    args: tuple[Expression, ...] = ()
+    kwargs: tuple[tuple[str, Expression], ...] = ()
+
+
+@dataclass(frozen=True)
+class Builder:
+    """``make_encoder()``: a call of the function the snapshot writes to rebuild a graph.
+
+    Keras' own functional and Sequential models are written as such functions;
+    see :mod:`snapshot.capture.graph`.
+    """
+
+    graph: Graph
+
+
+Expression = (
+    Ref | Literal | Member | Sequence | Mapping | Call | Local | Apply | Builder
+)
 
 #: Largest array written out as a literal list.
 _MAX_ARRAY_ITEMS = 4096
@@ -85,61 +121,109 @@ def describe(value: Any, *, where: str) -> Expression:
 
 
 def references(expression: Expression) -> list[Ref]:
-    """Every class or function the expression names, in rendering order."""
+    """Every class or function the expression names, in rendering order.
+
+    The graphs of its builders count: their layers and functions are needed too.
+    """
     found: list[Ref] = []
     _walk(expression, lambda ref: found.append(ref))
     return list(dict.fromkeys(found))
 
 
-def render(expression: Expression, name_of: Callable[[Ref], str]) -> str:
-    """Python source for ``expression``; ``name_of`` spells each reference."""
+def builders(expression: Expression) -> list[Builder]:
+    """Every graph builder the expression calls, nested ones before their users."""
+    found: list[Builder] = []
+    _walk(expression, lambda ref: None, on_builder=found.append)
+    return list(dict.fromkeys(found))
+
+
+def _same_name(name: str) -> str:
+    return name
+
+
+def render(
+    expression: Expression,
+    name_of: Callable[[Ref], str],
+    *,
+    local_of: Callable[[str], str] = _same_name,
+) -> str:
+    """Python source for ``expression``; ``name_of`` spells each reference.
+
+    ``local_of`` spells local variables and builder functions, whose names the
+    module may have to change to keep clear of its module-level names.
+    """
     if isinstance(expression, Literal):
         return repr(expression.value)
     if isinstance(expression, Ref):
         return name_of(expression)
+    if isinstance(expression, Local):
+        return local_of(expression.name)
+    if isinstance(expression, Builder):
+        return f"{local_of(expression.graph.function)}()"
     if isinstance(expression, Member):
         return f"{name_of(expression.owner)}.{expression.name}"
     if isinstance(expression, Sequence):
-        items = [render(item, name_of) for item in expression.items]
+        items = [render(item, name_of, local_of=local_of) for item in expression.items]
         if expression.kind == "tuple":
             return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
         return f"[{', '.join(items)}]"
     if isinstance(expression, Mapping):
         pairs = (
-            f"{render(key, name_of)}: {render(value, name_of)}"
+            f"{render(key, name_of, local_of=local_of)}: "
+            f"{render(value, name_of, local_of=local_of)}"
             for key, value in expression.items
         )
         return f"{{{', '.join(pairs)}}}"
-    callee = name_of(expression.callee)
-    if expression.method:
-        callee = f"{callee}.{expression.method}"
-    parts = [render(arg, name_of) for arg in expression.args]
+    if isinstance(expression, Apply):
+        # A layer is a name, a builder call or a construction: none needs brackets.
+        callee = render(expression.function, name_of, local_of=local_of)
+    else:
+        callee = name_of(expression.callee)
+        if expression.method:
+            callee = f"{callee}.{expression.method}"
+    parts = [render(arg, name_of, local_of=local_of) for arg in expression.args]
     for key, value in expression.kwargs:
-        rendered = render(value, name_of)
+        rendered = render(value, name_of, local_of=local_of)
         parts.append(
             f"{key}={rendered}" if key.isidentifier() else f"**{{{key!r}: {rendered}}}"
         )
     return f"{callee}({', '.join(parts)})"
 
 
-def _walk(expression: Expression, visit: Callable[[Ref], None]) -> None:
+def _walk(
+    expression: Expression,
+    visit: Callable[[Ref], None],
+    *,
+    on_builder: Callable[[Builder], None] | None = None,
+) -> None:
+    def walk(item: Expression) -> None:
+        _walk(item, visit, on_builder=on_builder)
+
     if isinstance(expression, Ref):
         visit(expression)
     elif isinstance(expression, Member):
         visit(expression.owner)
     elif isinstance(expression, Sequence):
         for item in expression.items:
-            _walk(item, visit)
+            walk(item)
     elif isinstance(expression, Mapping):
         for key, value in expression.items:
-            _walk(key, visit)
-            _walk(value, visit)
-    elif isinstance(expression, Call):
-        visit(expression.callee)
+            walk(key)
+            walk(value)
+    elif isinstance(expression, (Call, Apply)):
+        if isinstance(expression, Call):
+            visit(expression.callee)
+        else:
+            walk(expression.function)
         for arg in expression.args:
-            _walk(arg, visit)
+            walk(arg)
         for _, value in expression.kwargs:
-            _walk(value, visit)
+            walk(value)
+    elif isinstance(expression, Builder):
+        for part in expression.graph.expressions():
+            walk(part)
+        if on_builder is not None:
+            on_builder(expression)
 
 
 class _Describer:
@@ -190,17 +274,32 @@ class _Describer:
             return Call(_ref(type(value), self.where), kwargs=kwargs)
         if isinstance(value, np.ndarray):
             return self._array(value)
+        if keras_compat.graph_kind(value) is not None:
+            # Keras' own functional or Sequential model: written as code, not
+            # as the call that made it (its tensors are not values).
+            from snapshot.capture import graph
+
+            return graph.describe_graph(value, where=self.where)
         recorded = recorded_call(value)
         if recorded is not None and _is_keras_object(value):
             return self._recorded(value, *recorded)
         if _is_keras_tensor(value):
             return self._keras_input(value)
-        if hasattr(value, "get_config") and type(value).__module__.startswith("keras"):
+        if hasattr(value, "get_config") and (
+            type(value).__module__.startswith("keras")
+            or (_is_keras_object(value) and _defines_own_get_config(type(value)))
+        ):
             config = value.get_config()
             return Call(
                 _ref(type(value), self.where),
                 (self.describe(config),),
                 method="from_config",
+            )
+        if _is_keras_object(value):
+            raise ModelStateError(
+                f"{self.where} is a {type(value).__name__} made before `import snapshot`, "
+                "and its class defines no get_config(); import snapshot before creating "
+                "the model, or give the class a get_config()"
             )
         raise ModelStateError(
             f"{self.where} is a {type(value).__name__}, which cannot be written as Python "
@@ -251,6 +350,48 @@ class _Describer:
         )
 
 
+def held_objects(value: Any) -> list[Any]:
+    """The classes and functions ``value`` holds, nested ones included.
+
+    Containers, dataclass fields, enum members' classes and the recorded
+    constructor calls of layers are followed: these are the definitions a
+    constructor argument uses as it is, whatever its name is bound to now.
+    """
+    found: list[Any] = []
+    seen: set[int] = set()
+
+    def visit(item: Any) -> None:
+        if id(item) in seen:
+            return
+        seen.add(id(item))
+        if isinstance(item, type) or inspect.isfunction(item):
+            found.append(item)
+        elif isinstance(item, enum.Enum):
+            found.append(type(item))
+        elif type(item) in (list, tuple, set, frozenset):
+            for inner in item:
+                visit(inner)
+        elif type(item) is dict:
+            for key, inner in item.items():
+                visit(key)
+                visit(inner)
+        elif dataclasses.is_dataclass(item):
+            found.append(type(item))
+            for field in dataclasses.fields(item):
+                visit(getattr(item, field.name))
+        else:
+            try:
+                recorded = recorded_call(item)
+            except TypeError:  # cannot be weakly referenced: never recorded
+                recorded = None
+            if recorded is not None:
+                found.append(type(item))
+                visit(recorded)
+
+    visit(value)
+    return found
+
+
 def bind_call(
     cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -277,7 +418,13 @@ def reference_key(ref: Ref, *, config: SnapshotConfig) -> SymbolRef | ImportItem
     """What a reference becomes: an extracted definition, an import, or (None) a builtin."""
     if ref.module == "builtins":
         return None
-    if classify(ref.module, config=config) is Origin.FIRST_PARTY:
+    origin = classify(ref.module, config=config)
+    if ref.module == "__main__" and origin is not Origin.FIRST_PARTY:
+        # No file and no kept session code: an import from __main__ would fail.
+        raise ModelStateError(
+            f"constructor argument {no_source_message(ref.name, None)}"
+        )
+    if origin is Origin.FIRST_PARTY:
         if "." in ref.name:
             raise ModelStateError(
                 f"{ref.module}.{ref.name} is nested in a class; move it to the top level"
@@ -286,18 +433,42 @@ def reference_key(ref: Ref, *, config: SnapshotConfig) -> SymbolRef | ImportItem
     return ImportItem(ref.module, ref.name)
 
 
+def keras_path(ref: Ref) -> tuple[str, ...] | None:
+    """``("layers", "Dense")`` for ``keras.layers.Dense``: spelled through ``import keras``.
+
+    Keras' public API reads best as written in its documentation, and the
+    generated module imports ``keras`` anyway. None for anything else.
+    """
+    parts = ref.module.split(".")
+    if parts[0] != "keras" or "src" in parts or "." in ref.name:
+        return None
+    return (*parts[1:], ref.name)
+
+
 def _is_keras_object(value: Any) -> bool:
+    """A layer, what layers take (initializers, regularizers, constraints), or what compile() takes (losses, metrics, schedules)."""
     import keras
 
     return isinstance(
         value,
         (
             keras.layers.Layer,
+            keras.initializers.Initializer,
+            keras.regularizers.Regularizer,
+            keras.constraints.Constraint,
             keras.losses.Loss,
             keras.metrics.Metric,
             keras.optimizers.schedules.LearningRateSchedule,
         ),
     )
+
+
+def _defines_own_get_config(cls: type) -> bool:
+    """True when a class outside Keras defines the ``get_config`` ``cls`` uses."""
+    for klass in cls.__mro__:
+        if "get_config" in vars(klass):
+            return not klass.__module__.startswith("keras")
+    return False
 
 
 def _is_keras_tensor(value: Any) -> bool:
@@ -306,12 +477,23 @@ def _is_keras_tensor(value: Any) -> bool:
     return isinstance(value, keras.KerasTensor)
 
 
+def _named(obj: Any) -> str:
+    """``the function <lambda> (train.py:12)``: an object by name and place, no address."""
+    name = getattr(obj, "__qualname__", None) or type(obj).__name__
+    kind = "the class" if isinstance(obj, type) else "the function"
+    code = getattr(obj, "__code__", None)
+    if code is None:
+        return f"{kind} {name}"
+    return f"{kind} {name} ({code.co_filename}:{code.co_firstlineno})"
+
+
 def _ref(obj: Any, where: str) -> Ref:
     qualname = getattr(obj, "__qualname__", "")
     module = getattr(obj, "__module__", None)
     if not module or not qualname or "<" in qualname:
         raise ModelStateError(
-            f"{where} uses {obj!r}, which is not defined at the top level of a module"
+            f"{where} uses {_named(obj)}, which is not defined at the top level of a "
+            "module; define it with def or class at the top level of a .py module"
         )
     if module.startswith("keras.src"):
         # Keras' public name (keras.initializers.GlorotUniform) outlives its internals.

@@ -2,8 +2,12 @@
 
 Exit status: 0 success; 1 bad input (target, weights, config, inputs, archive);
 2 command-line usage error; 3 the model's code cannot be extracted statically;
-4 verification failed; 123 internal error (a bug in keras-snapshot).
-``snapshot diff`` follows diff(1): 0 identical, 1 different, 2 unreadable.
+4 verification failed; 5 the archive's module is not trusted here, so nothing
+ran; 123 internal error (a bug in keras-snapshot). ``snapshot diff`` follows
+diff(1): 0 identical, 1 different, 2 unreadable.
+
+Everything printed passes through :func:`_echo`, which escapes characters a
+terminal would act on: archives are written by anyone.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ EXIT_DIFFERENT = 1
 EXIT_DIFF_TROUBLE = 2
 EXIT_UNSUPPORTED_SOURCE = 3
 EXIT_VERIFICATION_FAILED = 4
-EXIT_AUDIT_REFUSED = 5
+EXIT_UNTRUSTED = 5
 EXIT_INTERNAL_ERROR = 123
 
 _EXIT_CODES_HELP = (
@@ -37,6 +41,41 @@ _EXIT_CODES_HELP = (
     "4 when the snapshot does not reproduce the model in a fresh interpreter "
     "(nothing is written); 123 on an internal error."
 )
+_READ_EXIT_CODES_HELP = (
+    "Exit status: 0 on success; 1 when ARCHIVE is not a readable snapshot (one line "
+    "says why); 2 on a usage error."
+)
+
+
+class _PinParameter(click.ParamType):  # type: ignore[type-arg]  # generic in click 8.2+
+    """A module's hash written ``sha256:HEX``."""
+
+    name = "sha256"
+    hint = ""
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Any:
+        from snapshot.errors import SnapshotError
+        from snapshot.trust.policy import parse_pin
+
+        try:
+            parse_pin(value)
+        except SnapshotError:
+            self.fail(f"{value!r} is not sha256:<64 hex digits>{self.hint}", param, ctx)
+        return value
+
+
+class _TrustParameter(_PinParameter):
+    """``--trust`` alone (True) or ``--trust sha256:HEX`` (a pin)."""
+
+    name = "trust"
+    hint = "; to trust whatever ARCHIVE holds, give a bare --trust after ARCHIVE"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Any:
+        return value if isinstance(value, bool) else super().convert(value, param, ctx)
 
 
 _quiet_option = click.option(
@@ -176,7 +215,7 @@ def model_command(
             overwrite=force,
             verify=not no_verify,
         )
-        click.echo(f"wrote {path}")
+        _echo(f"wrote {path}")
 
     _run(run, quiet=quiet)
 
@@ -221,9 +260,11 @@ def source_command(
     "cannot be imported, check every weight is matched, and compare the outputs on "
     "the stored probe batch with those recorded at save time. Prints a report: "
     "versions then and now, the largest difference, the variables loaded.\n\n"
+    "Loading runs the archive's module, so it runs only when trusted: saved by you on "
+    "this machine, trusted with 'snapshot trust', or given with --trust.\n\n"
     "Exit status: 0 when the outputs agree within --tolerance; 4 when they do not "
-    "or the archive does not load; 1 when ARCHIVE is not a readable snapshot; "
-    "2 on a usage error.",
+    "or the archive does not load; 5 when its module is not trusted here (nothing "
+    "ran); 1 when ARCHIVE is not a readable snapshot; 2 on a usage error.",
 )
 @click.argument("archive", type=click.Path())
 @click.option(
@@ -238,21 +279,31 @@ def source_command(
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
     "--trust",
-    is_flag=True,
-    help="Run the generated module even if the audit refuses it (see 'snapshot inspect').",
+    is_flag=False,
+    flag_value=True,
+    default=False,
+    type=_TrustParameter(),
+    metavar="[sha256:HEX]",
+    help="Run ARCHIVE's module although it is not trusted on this machine: only the "
+    "module with this hash (as 'snapshot review' shows it), or, given alone after "
+    "ARCHIVE, whatever module it holds.",
 )
 @_quiet_option
 def verify_command(
-    archive: str, tolerance: float | None, as_json: bool, trust: bool, quiet: bool
+    archive: str,
+    tolerance: float | None,
+    as_json: bool,
+    trust: bool | str,
+    quiet: bool,
 ) -> None:
     def run() -> None:
         from snapshot import api
 
         report = api.verify(archive, tolerance=tolerance, trust=trust)
         if as_json:
-            click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+            _echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
         else:
-            click.echo(report.summary())
+            _echo(report.summary())
         if not report.passed:
             sys.exit(EXIT_VERIFICATION_FAILED)
 
@@ -278,9 +329,9 @@ def diff_command(a: str, b: str, as_json: bool, quiet: bool) -> None:
 
         found = diff_archives(Path(a), Path(b))
         if as_json:
-            click.echo(json.dumps(found.to_dict(), indent=2, sort_keys=True))
+            _echo(json.dumps(found.to_dict(), indent=2, sort_keys=True))
         else:
-            click.echo(summary(found))
+            _echo(summary(found))
         sys.exit(EXIT_OK if found.identical else EXIT_DIFFERENT)
 
     _run(run, needs_keras=False, quiet=quiet, bad_input_exit=EXIT_DIFF_TROUBLE)
@@ -289,27 +340,123 @@ def diff_command(a: str, b: str, as_json: bool, quiet: bool) -> None:
 @cli.command(
     "inspect",
     help="Describe ARCHIVE without running its code: class, versions, requirements, "
-    "source files, the extracted definitions with their origin, the audit of the "
-    "generated module and the verification record.\n\nExit status: 0 when the "
-    "archive is intact and its module passes the audit; 5 when the audit refuses "
-    "it (it would load only with --trust); 1 when ARCHIVE is not a readable snapshot.",
+    "every member with its size and hash, source files, the extracted definitions "
+    "with their origin, whether its module is trusted on this machine, a lint of the "
+    "module (advice, not a safety check) and the verification record.\n\n"
+    + _READ_EXIT_CODES_HELP,
 )
 @click.argument("archive", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
 def inspect_command(archive: str, as_json: bool) -> None:
     def run() -> None:
 
-        from snapshot.archive.inspect import describe_archive, summary
+        from snapshot.archive.inspect import describe_opened, summary
+        from snapshot.archive.reader import read_archive
 
-        described = describe_archive(Path(archive))
+        opened = read_archive(Path(archive))
+        described = describe_opened(
+            opened, where=archive, trusted=_trusted_because(opened.module_sha256)
+        )
         if as_json:
-            click.echo(json.dumps(described, indent=2, sort_keys=True))
+            _echo(json.dumps(described, indent=2, sort_keys=True))
         else:
-            click.echo(summary(described))
-        if not described["audit"]["passed"]:
-            sys.exit(EXIT_AUDIT_REFUSED)
+            _echo(summary(described))
 
     _run(run, needs_keras=False)
+
+
+@cli.command(
+    "review",
+    help="Print ARCHIVE's generated module exactly as Python will decode and run it, "
+    "numbered, with characters a terminal would hide shown escaped and their lines "
+    "marked '!'; above it, the module's sha256, whether it is trusted on this machine "
+    "and a lint of it (advice, not a safety check). Nothing runs. If you trust the "
+    "module, record it with 'snapshot trust ARCHIVE --expect sha256:HEX'.\n\n"
+    + _READ_EXIT_CODES_HELP,
+)
+@click.argument("archive", type=click.Path())
+def review_command(archive: str) -> None:
+    def run() -> None:
+        import shlex
+        from pathlib import Path
+
+        from snapshot.archive.reader import read_archive
+        from snapshot.archive.review import review_text
+
+        opened = read_archive(Path(archive))
+        trusted = _trusted_because(opened.module_sha256)
+        _echo(review_text(opened, where=archive, trusted=trusted))
+        if trusted is None:
+            _echo(
+                f"\nto let it run here: snapshot trust {shlex.quote(archive)} "
+                f"--expect sha256:{opened.module_sha256}"
+            )
+
+    _run(run, needs_keras=False)
+
+
+@cli.command(
+    "trust",
+    help="Trust ARCHIVE's generated module on this machine, after reading it with "
+    "'snapshot review': its sha256 goes into the trust store (a folder of small files, "
+    "$KERAS_SNAPSHOT_TRUST_DIR or ~/.local/share/keras-snapshot/trusted/; delete a "
+    "file to withdraw the trust), and snapshot.load and 'snapshot verify' then run "
+    "this exact module, and no other, without --trust.\n\n" + _READ_EXIT_CODES_HELP,
+)
+@click.argument("archive", type=click.Path())
+@click.option(
+    "--expect",
+    type=_PinParameter(),
+    metavar="sha256:HEX",
+    help="Trust the module only if this is its hash: the one 'snapshot review' "
+    "showed, in case the archive changed since.",
+)
+def trust_command(archive: str, expect: str | None) -> None:
+    def run() -> None:
+        from pathlib import Path
+
+        from snapshot.archive.reader import read_archive
+        from snapshot.errors import UntrustedArchiveError
+        from snapshot.trust.policy import parse_pin
+        from snapshot.trust.store import default_store, new_record
+
+        opened = read_archive(Path(archive))
+        digest = opened.module_sha256
+        if expect is not None and parse_pin(expect) != digest:
+            raise UntrustedArchiveError(
+                f"{archive}: {opened.manifest.module} has sha256 {digest}, not the "
+                f"expected {parse_pin(expect)}; it changed since you reviewed it"
+            )
+        store = default_store()
+        record = store.record(
+            new_record(
+                sha256=digest,
+                module=opened.manifest.module,
+                archive=Path(archive),
+                how="reviewed",
+            )
+        )
+        _echo(
+            f"trusted sha256:{digest} ({opened.manifest.module}): {record.describe()}; "
+            f"record {store.folder / (digest + '.json')}"
+        )
+
+    _run(run, needs_keras=False)
+
+
+def _trusted_because(sha256: str) -> str | None:
+    """Why the module with ``sha256`` is trusted here, or None."""
+    from snapshot.trust.store import default_store
+
+    record = default_store().lookup(sha256)
+    return None if record is None else record.describe()
+
+
+def _echo(text: str, *, err: bool = False) -> None:
+    """Print ``text`` with every unprintable character but newlines escaped."""
+    from snapshot.errors import printable
+
+    click.echo(printable(text, keep="\n"), err=err)
 
 
 def _run(
@@ -331,7 +478,7 @@ def _run(
         debug = bool(context and (context.find_root().obj or {}).get("debug"))
         if debug and error.__cause__ is not None:
             traceback.print_exception(error.__cause__)
-        click.echo(f"error: {error}", err=True)
+        _echo(f"error: {error}", err=True)
         sys.exit(error.exit_code if bad_input_exit is None else bad_input_exit)
     except Exception:
         traceback.print_exc()

@@ -12,10 +12,12 @@ import jinja2
 
 from snapshot.analysis.naming import snake_case
 from snapshot.analysis.provenance import Provenance
-from snapshot.analysis.rewrite import Fragment, RewrittenSource, describe_lines
+from snapshot.analysis.rewrite import Fragment, RewrittenSource
 from snapshot.capture import values
+from snapshot.capture.graph import graph_class_name
 from snapshot.capture.state import CallSpecs, InputStructure, ModelState, TensorSpec
 from snapshot.config import SnapshotConfig
+from snapshot.emit.graphs import builder_function
 from snapshot.model import StatementKind
 from snapshot.version import __version__
 
@@ -44,9 +46,10 @@ def render_module(
         future_annotations=rewritten.future_annotations,
         stdlib_imports=rewritten.stdlib_imports,
         third_party_imports=rewritten.third_party_imports,
-        blocks=code_blocks(rewritten.fragments),
+        blocks=code_blocks(rewritten.fragments)
+        + graph_blocks(state, rewritten, config=config),
         provenance=provenance,
-        class_name=rewritten.class_name,
+        class_name=model_class_name(state, rewritten),
         pathlib_name=rewritten.pathlib_name,
         h5py_name=rewritten.h5py_name,
         keras_name=rewritten.keras_name,
@@ -90,6 +93,7 @@ def code_blocks(fragments: tuple[Fragment, ...]) -> tuple[CodeBlock, ...]:
         if (
             previous is not None
             and previous.module == fragment.module
+            and previous.cell == fragment.cell
             and previous.position + 1 == fragment.position
             and not _is_definition(previous)
             and not _is_definition(fragment)
@@ -99,9 +103,7 @@ def code_blocks(fragments: tuple[Fragment, ...]) -> tuple[CodeBlock, ...]:
             groups.append([fragment])
     return tuple(
         CodeBlock(
-            origin=describe_lines(
-                group[0].module, group[0].first_line, group[-1].last_line
-            ),
+            origin=group[0].origin_through(group[-1]),
             code="\n".join(_with_kept_names(fragment) for fragment in group),
         )
         for group in groups
@@ -125,8 +127,22 @@ def constructor_call(
     state: ModelState, rewritten: RewrittenSource, *, config: SnapshotConfig
 ) -> str:
     """``MyModel(units=32)``: the model's construction as Python code."""
+    return values.render(state.constructor, _name_of(rewritten, config=config))
 
-    return values.render(state.constructor, _namer(rewritten, config=config))
+
+def _name_of(
+    rewritten: RewrittenSource, *, config: SnapshotConfig
+) -> Callable[[values.Ref], str]:
+    """How the module spells a class or function: ``keras.layers.Dense``, ``MyLayer``."""
+
+    def name_of(ref: values.Ref) -> str:
+        path = values.keras_path(ref)
+        if path is not None:
+            return ".".join((rewritten.keras_name, *path))
+        key = values.reference_key(ref, config=config)
+        return ref.name if key is None else rewritten.name_of(key)
+
+    return name_of
 
 
 def compile_arguments(
@@ -135,28 +151,50 @@ def compile_arguments(
     """``optimizer=Adam(learning_rate=0.01), loss="mse"``; None for an uncompiled model."""
     if state.training is None:
         return None
-    name_of = _namer(rewritten, config=config)
+    name_of = _name_of(rewritten, config=config)
     return ", ".join(
         f"{name}={values.render(value, name_of)}"
         for name, value in state.training.keywords()
     )
 
 
-def _namer(
-    rewritten: RewrittenSource, *, config: SnapshotConfig
-) -> Callable[[values.Ref], str]:
-    """How the generated module spells each reference: its name there."""
+def model_class_name(state: ModelState, rewritten: RewrittenSource) -> str:
+    """``MyModel``, or ``keras.Model``/``keras.Sequential`` for a graph of Keras' own."""
+    if rewritten.class_name is not None:
+        return rewritten.class_name
+    own = graph_class_name(state.constructor).removeprefix("keras.")
+    return f"{rewritten.keras_name}.{own}"
 
-    def name_of(ref: values.Ref) -> str:
-        key = values.reference_key(ref, config=config)
-        return ref.name if key is None else rewritten.name_of(key)
 
-    return name_of
+def graph_blocks(
+    state: ModelState, rewritten: RewrittenSource, *, config: SnapshotConfig
+) -> tuple[CodeBlock, ...]:
+    """A builder function for each Keras graph the model is made of, nested ones first."""
+    module_names = set(rewritten.names.values())
+    return tuple(
+        CodeBlock(
+            origin=f"The {builder.graph.kind} model {builder.graph.model_name!r}, "
+            "written from its live graph",
+            code=builder_function(
+                builder.graph,
+                name_of=_name_of(rewritten, config=config),
+                module_names=module_names,
+                keras_name=rewritten.keras_name,
+            ),
+        )
+        for builder in values.builders(state.constructor)
+    )
 
 
 def inputs_expression(specs: InputStructure, *, keras_name: str) -> str:
     """Code creating zero tensors with the structure, shapes and dtypes of ``specs``."""
     if isinstance(specs, TensorSpec):
+        if _is_text(specs.dtype):
+            # keras.ops.zeros makes no strings; a nested list of "" converts.
+            empty = '""'
+            for size in reversed(specs.shape):
+                empty = f"[{empty}] * {size}"
+            return f"{keras_name}.ops.convert_to_tensor({empty})"
         return f"{keras_name}.ops.zeros({specs.shape!r}, dtype={specs.dtype!r})"
     if isinstance(specs, CallSpecs):
         # (positional arguments, keyword arguments)
@@ -177,6 +215,14 @@ def inputs_expression(specs: InputStructure, *, keras_name: str) -> str:
             else f"({', '.join(elements)})"
         )
     return f"[{', '.join(elements)}]"
+
+
+def _is_text(dtype: str) -> bool:
+    """True for string dtypes: Keras' ``string``, numpy's ``<U3``, ``|S5`` or ``object``."""
+    return dtype in ("string", "object", "str") or dtype.lstrip("<>|=")[:1] in (
+        "U",
+        "S",
+    )
 
 
 def module_file_name(class_name: str) -> str:

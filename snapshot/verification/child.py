@@ -12,24 +12,27 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from snapshot.analysis.modules import user_frame
 from snapshot.archive.loader import build_from_opened
 from snapshot.archive.manifest import PROBE_NAME
 from snapshot.archive.reader import read_archive
 from snapshot.capture import probe
 from snapshot.capture.state import specs_from_json
 from snapshot.capture.versions import current_versions
-from snapshot.errors import SnapshotError, one_line
+from snapshot.errors import SnapshotError, describe_failure
 
 
-def check_in_this_process(archive: str, *, trust: bool = False) -> dict[str, Any]:
-    """Load ``archive`` here and compare probe outputs with the recorded ones."""
+def check_in_this_process(archive: str, *, module_sha256: str) -> dict[str, Any]:
+    """Load ``archive`` here, running its module only if it hashes to ``module_sha256``."""
     result: dict[str, Any] = {"versions_now": current_versions()}
     try:
         with tempfile.TemporaryDirectory(prefix="snapshot-verify-") as folder:
             weights = Path(folder) / "model.weights.h5"
             opened = read_archive(Path(archive), weights_to=weights)
             result["versions_then"] = dict(opened.manifest.versions)
-            model = build_from_opened(opened, weights, path=Path(archive), trust=trust)
+            model = build_from_opened(
+                opened, weights, path=Path(archive), module_sha256=module_sha256
+            )
             expected, loaded, stored = count_loaded_variables(model, weights)
         recorded = probe.from_bytes(opened.members[PROBE_NAME])
         specs = specs_from_json(opened.manifest.model.inputs)
@@ -37,7 +40,8 @@ def check_in_this_process(archive: str, *, trust: bool = False) -> dict[str, Any
     except SnapshotError as error:
         return result | {"error": str(error)}
     except Exception as error:
-        return result | {"error": f"{type(error).__name__}: {one_line(error)}"}
+        # The generated module's own line, where the failure is in its code.
+        return result | {"error": describe_failure(error, at=user_frame(error))}
     then = result["versions_then"].get("backend")
     now = result["versions_now"]["backend"]
     ulps, note = probe.SAME_BACKEND_ULPS, ""

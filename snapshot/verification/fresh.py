@@ -32,7 +32,7 @@ sys.meta_path.insert(0, _Blocker())
 _CHECK = """
 import json
 from snapshot.verification.child import check_in_this_process
-print(json.dumps(check_in_this_process(sys.argv[2], trust=sys.argv[3] == "trust")))
+print(json.dumps(check_in_this_process(sys.argv[2], module_sha256=sys.argv[3])))
 """
 
 
@@ -40,10 +40,13 @@ def verify_in_fresh_interpreter(
     archive: Path,
     *,
     blocked: tuple[str, ...],
+    module_sha256: str,
     tolerance: float | None = None,
-    trust: bool = False,
 ) -> VerificationReport:
     """Load ``archive`` in ``python -I`` with ``blocked`` packages unimportable.
+
+    The child runs the archive's module only if its sha256 is ``module_sha256``
+    (the parent decided to trust it).
 
     Without ``tolerance``, the difference rounding explains for the recorded
     outputs is accepted: more when the verifying interpreter runs another Keras
@@ -60,7 +63,7 @@ def verify_in_fresh_interpreter(
                 _BLOCKER + _CHECK,
                 ",".join(blocked),
                 str(Path(archive).absolute()),
-                "trust" if trust else "audit",
+                module_sha256,
             ],
             cwd=empty,
             env=environment,

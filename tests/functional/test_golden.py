@@ -16,8 +16,7 @@ import pytest
 
 from cases import CASES, EXAMPLES, GENERATED, Case
 from conftest import TESTS, isolated_environment
-from snapshot.analysis.locate import locate_class
-from snapshot.api import generate_module
+from snapshot.api import generate_module, locate_model
 from snapshot.capture.state import capture_state
 from snapshot.config import SnapshotConfig
 
@@ -30,7 +29,7 @@ def _generate(case: Case) -> str:
     model, batch = case.make()
     inputs = None if case.name.startswith("seed_") else batch
     state = capture_state(model, inputs=inputs)
-    return generate_module(locate_class(type(model)), state, config=_CONFIG).text
+    return generate_module(locate_model(model), state, config=_CONFIG).text
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
@@ -49,8 +48,7 @@ _GENERATE_ALL = """
 import json, sys
 sys.path[:0] = sys.argv[1:4]
 from cases import CASES
-from snapshot.api import generate_module
-from snapshot.analysis.locate import locate_class
+from snapshot.api import generate_module, locate_model
 from snapshot.capture.state import capture_state
 from snapshot.config import SnapshotConfig
 
@@ -59,7 +57,7 @@ for case in CASES:
     model, batch = case.make()
     inputs = None if case.name.startswith("seed_") else batch
     state = capture_state(model, inputs=inputs)
-    target = locate_class(type(model))
+    target = locate_model(model)
     texts[case.name] = generate_module(
         target, state, config=SnapshotConfig(record_git=False)
     ).text

@@ -1,20 +1,27 @@
-"""The wheel ships the templates: a non-editable install generates modules."""
+"""The wheel ships the templates and the startup hook: a non-editable install works."""
 
 from __future__ import annotations
 
+import json
+import site
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from cases import EXAMPLES, REPO
-from conftest import run_isolated
+from conftest import isolated_environment, run_isolated
 
 _TEMPLATES = {"module.py.j2", "_loader.j2", "_provenance.j2"}
+_HOOK = {"_keras_snapshot_hook.py", "keras_snapshot_hook.pth"}
 
 
-def test_wheel_contains_templates_and_works_when_installed(tmp_path: Path) -> None:
-    dist = tmp_path / "dist"
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dist = tmp_path_factory.mktemp("dist")
     built = subprocess.run(
         [
             sys.executable,
@@ -31,10 +38,17 @@ def test_wheel_contains_templates_and_works_when_installed(tmp_path: Path) -> No
         text=True,
     )
     assert built.returncode == 0, built.stderr
-    (wheel,) = dist.glob("keras_snapshot-*.whl")
+    (found,) = dist.glob("keras_snapshot-*.whl")
+    return found
+
+
+def test_wheel_contains_templates_and_works_when_installed(
+    wheel: Path, tmp_path: Path
+) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         assert {f"snapshot/templates/{name}" for name in _TEMPLATES} <= names
+        assert _HOOK <= names
         archive.extractall(tmp_path / "installed")
 
     script = f"""
@@ -57,3 +71,53 @@ def test_wheel_contains_templates_and_works_when_installed(tmp_path: Path) -> No
     assert found["package"].startswith(str(tmp_path / "installed"))
     assert "class MyCustomLayer(tf.keras.layers.Layer):" in found["source"]
     assert "def load_model(weights_path=None):" in found["source"]
+
+
+_RECORDS = """
+import json, sys
+import keras
+layer = keras.layers.Dense(3)
+import snapshot
+from snapshot.capture import record
+print(json.dumps({"package": snapshot.__file__, "recorded": record.recorded_call(layer)}))
+"""
+
+
+def test_installed_wheel_records_calls_made_before_import_snapshot(
+    wheel: Path, tmp_path: Path
+) -> None:
+    # A fresh environment whose only keras-snapshot is the installed wheel: its
+    # site-packages processes the wheel's .pth; the test venv's packages are
+    # reachable through a plain path entry, whose .pth files never run.
+    environment = tmp_path / "env"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(environment)], check=True
+    )
+    python = environment / "bin" / "python"
+    purelib = sysconfig.get_path("purelib", vars={"base": str(environment)})
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
+        + ["--target", purelib, str(wheel)],
+        capture_output=True,
+        text=True,
+    )
+    assert installed.returncode == 0, installed.stderr
+    Path(purelib, "test-dependencies.pth").write_text(
+        "\n".join(site.getsitepackages()) + "\n"
+    )
+    (tmp_path / "empty").mkdir()
+    found = {}
+    for hook in ("1", "0"):
+        completed = subprocess.run(
+            [str(python), "-I", "-c", _RECORDS],
+            cwd=tmp_path / "empty",
+            env=isolated_environment() | {"KERAS_SNAPSHOT_HOOK": hook},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        found[hook] = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert found["1"]["package"].startswith(purelib)
+    assert found["1"]["recorded"] == [[3], {}]
+    assert found["0"]["recorded"] is None

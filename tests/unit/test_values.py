@@ -9,13 +9,16 @@ import numpy as np
 import pytest
 
 from snapshot.capture.values import (
+    Apply,
     Call,
     Literal,
+    Local,
     Mapping,
     Member,
     Ref,
     Sequence,
     describe,
+    keras_path,
     references,
     render,
 )
@@ -90,3 +93,18 @@ def test_values_that_are_not_code_are_refused_naming_the_argument() -> None:
     looped.append(looped)
     with pytest.raises(ModelStateError, match="contains itself"):
         describe(looped, where="x")
+
+
+def test_layer_calls_render_with_local_names() -> None:
+    dense = Call(Ref("keras.layers", "Dense"), (Literal(4),), (("name", Literal("d")),))
+    call = Apply(dense, (Sequence("list", (Local("a"), Local("b"))),))
+    spelled = render(call, _spell, local_of=lambda name: name.upper())
+    assert spelled == 'Dense(4, name="d")([A, B])'.replace('"', "'")
+    assert references(call) == [Ref("keras.layers", "Dense")]
+
+
+def test_keras_public_names_are_spelled_through_keras() -> None:
+    assert keras_path(Ref("keras.layers", "Dense")) == ("layers", "Dense")
+    assert keras_path(Ref("keras", "Input")) == ("Input",)
+    assert keras_path(Ref("keras.src.layers", "Dense")) is None
+    assert keras_path(Ref("mypkg.layers", "Dense")) is None
