@@ -335,6 +335,8 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 #: Nesting and rank beyond any model's inputs.
 _MAX_INPUT_DEPTH = 32
 _MAX_RANK = 32
+#: A dtype as Keras (``float32``, ``string``) or numpy (``<U3``, ``|S5``) spells it.
+_DTYPE = re.compile(r"[<>|=]?[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _is_finite_number(value: object) -> bool:
@@ -375,7 +377,7 @@ def _is_input_structure(value: object, *, depth: int) -> bool:
                 for d in shape
             )
             and isinstance(dtype, str)
-            and dtype.isidentifier()
+            and _DTYPE.fullmatch(dtype) is not None
         )
     if len(value) != 1:
         return False
