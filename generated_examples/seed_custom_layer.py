@@ -10,7 +10,6 @@ import pathlib
 import h5py
 import keras
 import tensorflow as tf
-from keras.optimizers import Adam
 
 # Sources (sha256):
 #   seed_custom_layer.py  d415c1b7666c9b61ce3e74454242a210fd506e8e526b6619959523af89690e8c
@@ -90,7 +89,7 @@ def compile_model(model):
     The optimizer's state (its step count, moments and current learning rate)
     is not written here: it is loaded with the weights.
     """
-    model.compile(optimizer=Adam(), loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
     # The optimizer makes its variables now, so that loading fills them.
     model.optimizer.build(model.trainable_variables)
 

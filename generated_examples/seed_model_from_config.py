@@ -10,7 +10,6 @@ import pathlib
 import h5py
 import keras
 import tensorflow as tf
-from keras.optimizers import Adam
 
 # Sources (sha256):
 #   seed_model_from_config.py  1331c8c668c8c1ec5c85437acfdce405bdef67fa3956c00366f839ee451428a1
@@ -91,7 +90,7 @@ def compile_model(model):
     The optimizer's state (its step count, moments and current learning rate)
     is not written here: it is loaded with the weights.
     """
-    model.compile(optimizer=Adam(), loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
     # The optimizer makes its variables now, so that loading fills them.
     model.optimizer.build(model.trainable_variables)
 

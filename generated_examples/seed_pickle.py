@@ -10,7 +10,6 @@ import pathlib
 import h5py
 import keras
 import tensorflow as tf
-from keras.optimizers import Adam
 
 # Sources (sha256):
 #   seed_pickle.py  23a0726605fbae39af745837ec3271afaeac0d74e7c3536b610e9cf97278286b
@@ -73,7 +72,7 @@ def compile_model(model):
     The optimizer's state (its step count, moments and current learning rate)
     is not written here: it is loaded with the weights.
     """
-    model.compile(optimizer=Adam(), loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
     # The optimizer makes its variables now, so that loading fills them.
     model.optimizer.build(model.trainable_variables)
 
