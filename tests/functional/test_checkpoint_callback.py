@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -89,6 +90,7 @@ def test_save_best_only_and_keep_last_in_a_real_fit(tmp_path: Path) -> None:
 
 _RESUME = """
 import json
+import shutil
 import numpy as np
 import snapshot
 
@@ -256,3 +258,29 @@ def test_an_unknown_placeholder_names_the_known_ones(tmp_path: Path) -> None:
         f"cannot fill in filepath '{tmp_path}/x-{{val_acc}}.snapshot': KeyError: 'val_acc'"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_module_is_reused_while_the_code_hashes_the_same(tmp_path: Path) -> None:
+    """Checked by sha256, not by file stamps: a touched file keeps the module, an edited one does not."""
+    shutil.copytree(TESTS / "assets" / "fitted", tmp_path / "sources" / "fitted")
+    (tmp_path / "out").mkdir()
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(TESTS / "assets" / "scripts" / "checkpoint_while_editing.py"),
+            str(tmp_path / "sources"),
+            str(tmp_path / "out"),
+        ],
+        env=isolated_environment(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    found = json.loads(completed.stdout.strip().splitlines()[-1])
+    modules = found["modules"]
+    assert modules["1"] == modules["2"] != modules["3"], found["said"]
+    layers = tmp_path / "sources" / "fitted" / "layers.py"
+    assert found["said"] == [
+        f"generating and verifying the module again: {layers} changed"
+    ]
