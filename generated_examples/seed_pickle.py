@@ -47,14 +47,57 @@ def build_model():
     return model
 
 
-def load_model(weights_path=None):
-    """Build the model and load its weights (default: WEIGHTS_FILE beside this file)."""
+def load_model(weights_path=None, compile=True):
+    """Build the model, compile it as it was saved and load its weights.
+
+    The weights (default: WEIGHTS_FILE beside this file) hold the optimizer's
+    state too, so training resumes where it stopped. ``compile=False`` leaves
+    the model uncompiled and the optimizer's state unread.
+    """
     if weights_path is None:
         weights_path = pathlib.Path(__file__).with_name(WEIGHTS_FILE)
     model = build_model()
+    if compile:
+        compile_model(model)
     model.load_weights(weights_path)
     check_weights_loaded(model, weights_path)
+    if compile:
+        check_optimizer_loaded(model, weights_path)
     return model
+
+
+def compile_model(model):
+    """Compile the model as it was compiled when it was saved.
+
+    The optimizer's state (its step count, moments and current learning rate)
+    is not written here: it is loaded with the weights.
+    """
+    model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
+    # The optimizer makes its variables now, so that loading fills them.
+    model.optimizer.build(model.trainable_variables)
+
+
+def check_optimizer_loaded(model, weights_path):
+    """Raise unless the stored optimizer state has a weight for each optimizer variable.
+
+    Keras skips optimizer state that does not fit with a warning only, and
+    training would then restart its moments and step count.
+    """
+    stored = []
+    with h5py.File(weights_path, "r") as weights:
+        weights.visititems(
+            lambda name, item: (
+                stored.append(tuple(item.shape))
+                if isinstance(item, h5py.Dataset) and name.startswith("optimizer/")
+                else None
+            )
+        )
+    expected = [tuple(variable.shape) for variable in model.optimizer.variables]
+    if sorted(stored) != sorted(expected):
+        raise ValueError(
+            f"{weights_path}: the stored optimizer state ({len(stored)} weights) does "
+            f"not fit the optimizer's {len(expected)} variables"
+        )
 
 
 def check_weights_loaded(model, weights_path):

@@ -6,6 +6,8 @@ weights and a manifest; ``snapshot.load(path)`` rebuilds the model from it
 without the original code. Loading runs the module, so it runs only modules
 trusted here: saved by you on this machine, reviewed and trusted with
 ``snapshot trust``, or pinned with ``trust="sha256:..."``.
+``snapshot.SnapshotCheckpoint`` writes such archives during ``fit``, ready to
+resume training from.
 
 Importing this package is cheap: Keras is imported on first use of the API.
 Constructor arguments are recorded from interpreter start by the startup hook
@@ -23,6 +25,7 @@ from snapshot.capture import record
 from snapshot.config import SnapshotConfig
 from snapshot.errors import (
     ArchiveError,
+    CheckpointError,
     ModelStateError,
     NotAModelError,
     SnapshotError,
@@ -39,15 +42,18 @@ from snapshot.version import __version__
 
 if TYPE_CHECKING:
     from snapshot.api import load, save, verify
+    from snapshot.checkpoint import SnapshotCheckpoint
 
 record.install()
 
 __all__ = [
     "ArchiveError",
     "CallInputs",
+    "CheckpointError",
     "ModelStateError",
     "NotAModelError",
     "SnapshotConfig",
+    "SnapshotCheckpoint",
     "SnapshotError",
     "SourceNotFoundError",
     "SourceSyntaxError",
@@ -67,4 +73,6 @@ def __getattr__(name: str) -> Any:
     # save/load need Keras (and TensorFlow); importing them is deferred to first use.
     if name in ("save", "load", "verify"):
         return getattr(importlib.import_module("snapshot.api"), name)
+    if name == "SnapshotCheckpoint":
+        return importlib.import_module("snapshot.checkpoint").SnapshotCheckpoint
     raise AttributeError(f"module 'snapshot' has no attribute {name!r}")

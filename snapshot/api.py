@@ -8,7 +8,7 @@ import io
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from snapshot import keras_compat
+from snapshot import keras_compat, progress
 from snapshot.analysis.collect import DependencyClosure, collect
 from snapshot.analysis.locate import locate_class
 from snapshot.analysis.modules import find_module
@@ -35,11 +35,13 @@ from snapshot.archive.manifest import (
     ArchiveManifest,
     ArraysRecord,
     AssetsRecord,
+    CheckpointRecord,
     DefinitionRecord,
     GitRecord,
     ModelRecord,
     ModuleStateRecord,
     SourceRecord,
+    TrainingRecord,
     VerificationRecord,
 )
 from snapshot.archive.reader import OpenedArchive, read_archive
@@ -61,7 +63,9 @@ from snapshot.capture.module_state import (
 )
 from snapshot.capture.record import recorded_call
 from snapshot.capture.state import ModelState, capture_state, specs_to_json
+from snapshot.capture.training import optimizer_class_name, optimizer_iterations
 from snapshot.capture.versions import current_versions
+from snapshot.capture.weights import weights_file_bytes
 from snapshot.config import SnapshotConfig
 from snapshot.emit.format import format_source
 from snapshot.emit.render import module_file_name, render_module
@@ -101,8 +105,10 @@ def save(
     cannot be recorded. ``intern``/``extern`` are module patterns to extract or
     to keep as imports against the first-/third-party default. ``layout="dir"``
     writes the same members into a folder. With ``verify`` (the default) the
-    archive is first loaded in an interpreter without your code and must
-    reproduce the model's outputs, or nothing is written.
+    archive is first loaded in an isolated interpreter without your code and must
+    reproduce the model's outputs exactly, or nothing is written. A compiled
+    model is saved with its compile state and optimizer state, so it loads
+    ready to resume training.
     """
     _check_is_model(model)
     check_destination(Path(path), layout=layout, overwrite=overwrite)
@@ -110,6 +116,49 @@ def save(
         # Its Keras import overlaps the analysis and the weight writing below.
         start_warm_verifier()
     options = SnapshotConfig(intern=tuple(intern), extern=tuple(extern))
+    with progress.operation(f"saving {path}"):
+        with progress.stage("analyse"):
+            prepared = prepare(model, inputs=inputs, config=config, options=options)
+        with progress.stage("write weights"):
+            weights = weights_file_bytes(model)
+        write_prepared(
+            prepared,
+            Path(path),
+            weights=weights if weights is not None else model.save_weights,
+            probe_outputs=prepared.probe,
+            training=training_record(model, prepared.state),
+            verify=verify,
+            layout=layout,
+            overwrite=overwrite,
+        )
+    return Path(path)
+
+
+@dataclass(frozen=True)
+class PreparedSnapshot:
+    """What a save writes besides the weights: the module, the probe, their records."""
+
+    #: None for a model of Keras' own graph classes.
+    target: ModelTarget | None
+    state: ModelState
+    generated: GeneratedModule
+    probe: probe.Probe
+    #: File name of the generated module in the archive.
+    module_name: str
+
+    @property
+    def module_bytes(self) -> bytes:
+        return self.generated.text.encode("utf-8")
+
+
+def prepare(
+    model: keras.Model,
+    *,
+    inputs: Any = None,
+    config: Mapping[str, Any] | None = None,
+    options: SnapshotConfig,
+) -> PreparedSnapshot:
+    """Record how ``model`` was made and compiled, generate its module and probe it."""
     target = locate_model(model, config)
     state = capture_state(model, inputs=inputs, config=config)
     generated = generate_module(target, state, config=options)
@@ -118,35 +167,88 @@ def save(
     module_name = module_file_name(
         target.class_name if target is not None else identifier(model.name)
     )
-    module_bytes = generated.text.encode("utf-8")
+    return PreparedSnapshot(target, state, generated, module_probe, module_name)
+
+
+def write_prepared(
+    prepared: PreparedSnapshot,
+    path: Path,
+    *,
+    weights: bytes | memoryview | Callable[[Path], None],
+    probe_outputs: probe.Probe,
+    training: TrainingRecord | None,
+    verify: bool = True,
+    verified: VerificationRecord | None = None,
+    checkpoint: CheckpointRecord | None = None,
+    layout: str = "zip",
+    overwrite: bool = False,
+) -> ArchiveManifest:
+    """Write the archive of ``prepared`` with these weights and probe outputs.
+
+    ``weights`` are the bytes of the ``.weights.h5`` file, or a function that
+    writes it to a path. With ``verify`` the archive is loaded in a fresh
+    interpreter first; ``verified`` instead records an earlier verification
+    of the same module and weights layout (a checkpoint of the same run).
+    The module is recorded as trusted here, as this user saved it.
+    """
+    generated = prepared.generated
     requirements = generated.requirements
-    stored = stored_members(state, generated)
+    stored = stored_members(prepared.state, generated)
+    module_bytes = prepared.module_bytes
+    module_sha256 = sha256_bytes(module_bytes)
     check = None
     if verify:
         check = partial(
             _verify_staged,
             generated=generated,
             requirements=requirements,
-            module_sha256=sha256_bytes(module_bytes),
+            module_sha256=module_sha256,
         )
-    write_archive(
-        Path(path),
+
+    def manifest_for(
+        hashes: dict[str, str], verification: VerificationRecord | None
+    ) -> ArchiveManifest:
+        return _manifest(
+            prepared.target,
+            prepared.state,
+            generated,
+            prepared.module_name,
+            requirements,
+            stored,
+            hashes,
+            verification or verified,
+            training=training,
+            checkpoint=checkpoint,
+        )
+
+    manifest = write_archive(
+        path,
         members={
-            module_name: module_bytes,
-            PROBE_NAME: probe.to_bytes(module_probe),
+            prepared.module_name: module_bytes,
+            PROBE_NAME: probe.to_bytes(probe_outputs),
             REQUIREMENTS_NAME: requirements.text().encode("utf-8"),
             **stored.members,
         },
-        write_weights=lambda weights_path: model.save_weights(weights_path),
-        manifest_for=partial(
-            _manifest, target, state, generated, module_name, requirements, stored
-        ),
+        weights=None if callable(weights) else weights,
+        write_weights=weights if callable(weights) else None,
+        manifest_for=manifest_for,
         check=check,
         layout=layout,
         overwrite=overwrite,
     )
-    _trust_saved(sha256_bytes(module_bytes), module_name, Path(path))
-    return Path(path)
+    _trust_saved(module_sha256, prepared.module_name, path)
+    return manifest
+
+
+def training_record(model: keras.Model, state: ModelState) -> TrainingRecord | None:
+    """The manifest's record of the compile state ``state`` captured, or None."""
+    if state.training is None:
+        return None
+    return TrainingRecord(
+        optimizer=optimizer_class_name(model),
+        iterations=optimizer_iterations(model),
+        optimizer_state=state.training.optimizer_built,
+    )
 
 
 def _check_is_model(model: object) -> None:
@@ -169,11 +271,13 @@ def _trust_saved(sha256: str, module: str, path: Path) -> None:
         # The archive is whole; only loading it here will need trust="sha256:...".
         warnings.warn(
             f'{path}: saved, but {error}; load it with trust="sha256:{sha256}"',
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
-def load(path: str | Path, *, trust: Trust = False) -> keras.Model:
+def load(
+    path: str | Path, *, trust: Trust = False, compile: bool = True
+) -> keras.Model:
     """Rebuild the model saved at ``path`` and load its weights; no original code needed.
 
     Loading runs the archive's generated module, so it runs only when trusted:
@@ -181,10 +285,14 @@ def load(path: str | Path, *, trust: Trust = False) -> keras.Model:
     by its hash (``trust="sha256:<hex>"``, as ``snapshot review`` shows it),
     trusted with ``snapshot trust``, or ``trust=True`` (anything the archive
     holds). Otherwise UntrustedArchiveError is raised before any of it runs.
-    Every member is checked first: hashes, names, sizes, encodings.
+    Every member is checked first: hashes, names, sizes, encodings. A model
+    saved compiled comes back compiled, with its optimizer's state, ready for
+    ``fit``; ``compile=False`` skips compiling it.
     """
     check_trust_argument(trust)
-    return load_archive(Path(path), approve=partial(_approve, trust=trust, path=path))
+    return load_archive(
+        Path(path), approve=partial(_approve, trust=trust, path=path), compile=compile
+    )
 
 
 def _approve(opened: OpenedArchive, *, trust: Trust, path: str | Path) -> str:
@@ -301,9 +409,15 @@ def _stamps(closure: DependencyClosure) -> tuple[tuple[str, int, int], ...]:
 def _generate_module(
     target: ModelTarget | None, state: ModelState, *, config: SnapshotConfig
 ) -> GeneratedModule:
+    # The compile call's losses, metrics and schedules are roots like the
+    # constructor's arguments: extracted when first-party, imported otherwise.
+    expressions: list[values.Expression] = [state.constructor]
+    if state.training is not None:
+        expressions += state.training.expressions()
     keys = [
         values.reference_key(r, config=config)
-        for r in values.references(state.constructor)
+        for expression in expressions
+        for r in values.references(expression)
         # Keras' public API is spelled through ``import keras``.
         if values.keras_path(r) is None
     ]
@@ -459,23 +573,31 @@ def verify(
     """
     check_trust_argument(trust)
     approved: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="snapshot-verify-") as folder:
-        # Malformed weights are bad input, refused here rather than by the child.
-        weights = Path(folder) / WEIGHTS_NAME
-        opened = read_archive(
-            Path(path),
-            weights_to=weights,
-            before_weights=lambda checked: approved.append(
-                _approve(checked, trust=trust, path=path)
-            ),
+    with progress.operation(f"verifying {path}"):
+        with (
+            progress.stage("read"),
+            tempfile.TemporaryDirectory(prefix="snapshot-verify-") as folder,
+        ):
+            # Malformed weights are bad input, refused here rather than by the child.
+            weights = Path(folder) / WEIGHTS_NAME
+            opened = read_archive(
+                Path(path),
+                weights_to=weights,
+                before_weights=lambda checked: approved.append(
+                    _approve(checked, trust=trust, path=path)
+                ),
+            )
+            check_weights_file(weights, name=opened.manifest.weights, where=str(path))
+        blocked = _original_packages(
+            opened.manifest.source.files, imported=opened.manifest.imports
         )
-        check_weights_file(weights, name=opened.manifest.weights, where=str(path))
-    blocked = _original_packages(
-        opened.manifest.source.files, imported=opened.manifest.imports
-    )
-    return verify_archive(
-        Path(path), blocked=blocked, module_sha256=approved[0], tolerance=tolerance
-    )
+        with progress.stage("load in an isolated interpreter and compare"):
+            return verify_archive(
+                Path(path),
+                blocked=blocked,
+                module_sha256=approved[0],
+                tolerance=tolerance,
+            )
 
 
 def _verify_staged(
@@ -488,7 +610,8 @@ def _verify_staged(
     files = {f.relative_path: f.sha256 for f in generated.provenance.files}
     blocked = _original_packages(files, imported=requirements.imports)
     # The module just generated, pinned: the child runs it and nothing else.
-    report = verify_archive(folder, blocked=blocked, module_sha256=module_sha256)
+    with progress.stage("verify in an isolated interpreter"):
+        report = verify_archive(folder, blocked=blocked, module_sha256=module_sha256)
     raise_unless_passed(report, causes=_likely_causes(generated.closure))
     assert report.max_abs_diff is not None and report.tolerance is not None
     return VerificationRecord(
@@ -551,6 +674,9 @@ def _manifest(
     stored: StoredMembers,
     hashes: dict[str, str],
     verification: VerificationRecord | None,
+    *,
+    training: TrainingRecord | None = None,
+    checkpoint: CheckpointRecord | None = None,
 ) -> ArchiveManifest:
     provenance = generated.provenance
     git = provenance.git
@@ -589,4 +715,6 @@ def _manifest(
         arrays=stored.arrays,
         assets=stored.assets,
         module_state=stored.module_state,
+        training=training,
+        checkpoint=checkpoint,
     )

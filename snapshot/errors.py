@@ -141,6 +141,10 @@ class UntrustedArchiveError(SnapshotError):
     keep_in_message = ""
 
 
+class CheckpointError(SnapshotError):
+    """A ``SnapshotCheckpoint`` is given arguments it cannot work with."""
+
+
 class VerificationError(SnapshotError):
     """The snapshot did not reproduce the model's outputs in a fresh interpreter."""
 

@@ -95,6 +95,168 @@ def same_in_keras(path: tuple[str, ...]) -> bool:
     )
 
 
+def compile_arguments(model: Any) -> dict[str, Any] | None:
+    """The arguments ``model.compile()`` was last called with, or None if never.
+
+    Reads ``Trainer._compile_config.config`` (the objects passed, not their
+    serialization: a Loss instance stays the instance, an optimizer given as a
+    string is already the optimizer it named).
+    """
+    if not getattr(model, "compiled", False):
+        return None
+    recorded = getattr(getattr(model, "_compile_config", None), "config", None)
+    return dict(recorded) if isinstance(recorded, dict) else None
+
+
+def metric_direction(model: Any, name: str) -> str | None:
+    """``"up"`` or ``"down"``: which way the compiled metric ``name`` improves, if known.
+
+    Reads ``Metric._direction`` of the metrics inside ``model.metrics``
+    (``CompileMetrics`` holds the compiled ones under ``.metrics``).
+    """
+    for metric in getattr(model, "metrics", ()):
+        for inner in [metric, *getattr(metric, "metrics", ())]:
+            direction = getattr(inner, "_direction", None)
+            if getattr(inner, "name", None) == name and direction in ("up", "down"):
+                return str(direction)
+    return None
+
+
+def optimizer_arrays_as_variables(
+    model: Any, operations: list[tuple[str, Any, Any]]
+) -> list[tuple[str, Any, Any]]:
+    """``operations`` with the optimizer's stored arrays replaced by its variables.
+
+    ``BaseOptimizer.save_own_variables`` stores ``variable.numpy()`` of each of
+    ``optimizer.variables`` in order, under the keys ``"0"``, ``"1"``... of the
+    group ``optimizer``: copies made at the walk, which a later capture must
+    not reuse. Where that holds (same class method, same count, shapes and
+    keys), the variables themselves are put back, so the layout can be kept
+    and the values read again. Anything else is left as it is.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    variables = list(getattr(optimizer, "variables", None) or ())
+    try:
+        from keras.src.optimizers.base_optimizer import BaseOptimizer
+    except ImportError:
+        return operations
+    if not variables or (
+        getattr(type(optimizer), "save_own_variables", None)
+        is not BaseOptimizer.save_own_variables
+    ):
+        return operations
+    group, current = [], None
+    for index, (kind, name, _) in enumerate(operations):
+        if kind == "make":
+            current = name
+        elif current == "optimizer":
+            group.append(index)
+    if len(group) != len(variables):
+        return operations
+    replaced = list(operations)
+    for position, (index, variable) in enumerate(zip(group, variables, strict=True)):
+        kind, name, value = operations[index]
+        if name != str(position) or tuple(getattr(value, "shape", ())) != tuple(
+            variable.shape
+        ):
+            return operations
+        replaced[index] = (kind, name, variable)
+    return replaced
+
+
+def weights_operations(model: Any) -> list[tuple[str, Any, Any]] | None:
+    """What ``model.save_weights`` would write, as operations on an HDF5 store.
+
+    ``("make", path, metadata)`` opens a group, ``("set", key, value)`` stores
+    one value in it, as the layer gave it (usually one of its variables).
+    Keras' own walk (``saving_lib._save_state``) and each layer's
+    ``save_own_variables`` decide the layout, so a layer that saves its
+    variables its own way is written as Keras writes it. None when this Keras
+    has no such internals (the caller then uses ``save_weights``).
+    """
+    try:
+        from keras.src.saving import saving_lib
+
+        store_class = saving_lib.H5IOStore
+        save_state = saving_lib._save_state
+    except (ImportError, AttributeError):
+        return None
+
+    class RecordingStore(store_class):  # type: ignore[misc, valid-type]
+        """Records writes instead of making an HDF5 file."""
+
+        def __init__(self) -> None:
+            self.mode = "w"
+            self.operations: list[tuple[str, Any, Any]] = []
+            self._keys: list[str] = []
+
+        def __bool__(self) -> bool:
+            return True
+
+        def make(self, path: str, metadata: dict[str, Any] | None = None) -> Any:
+            self.operations.append(("make", path, dict(metadata or {}) or None))
+            self._keys = []
+            return self
+
+        def __setitem__(self, key: str, value: Any) -> None:
+            self.operations.append(("set", key, value))
+            self._keys.append(key)
+
+        def __len__(self) -> int:
+            return len(self._keys)
+
+        def keys(self) -> list[str]:
+            return list(self._keys)
+
+        def __contains__(self, key: object) -> bool:
+            return key in self._keys
+
+        def close(self) -> None:
+            pass
+
+    store = RecordingStore()
+    save_state(
+        model,
+        weights_store=store,
+        assets_store=None,
+        inner_path="",
+        visited_saveables=set(),
+    )
+    return store.operations
+
+
+def write_weights_operations(
+    operations: list[tuple[str, Any, Any]], target: Any
+) -> None:
+    """Replay :func:`weights_operations` into an HDF5 file with Keras' own store.
+
+    ``target`` is a path or an ``io.BytesIO``. Reads ``saving_lib.H5IOStore``.
+    """
+    from keras.src.saving import saving_lib
+
+    store = saving_lib.H5IOStore(target, mode="w")
+    try:
+        for kind, name, value in operations:
+            if kind == "make":
+                store.make(name, metadata=value)
+            else:
+                store[name] = value
+    finally:
+        store.close()
+
+
+def learning_rate_object(optimizer: Any) -> Any:
+    """The optimizer's learning-rate schedule (or callable), None for a plain rate.
+
+    Reads ``BaseOptimizer._learning_rate``: the public ``learning_rate`` gives
+    the schedule's current value, not the schedule.
+    """
+    found = getattr(optimizer, "_learning_rate", None)
+    if found is None or hasattr(found, "assign") or not callable(found):
+        return None
+    return found
+
+
 def layer_classes(model: Any) -> tuple[type, ...]:
     """The classes of every layer inside ``model``, nested ones included, once each.
 

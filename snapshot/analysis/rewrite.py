@@ -35,6 +35,8 @@ RESERVED_NAMES = (
     "load_model",
     "example_inputs",
     "check_weights_loaded",
+    "compile_model",
+    "check_optimizer_loaded",
     "MODEL_CLASS",
     "WEIGHTS_FILE",
     "ARRAYS",

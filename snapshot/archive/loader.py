@@ -36,11 +36,12 @@ from snapshot.errors import (
 Approver = Callable[[OpenedArchive], str]
 
 
-def load_archive(path: Path, *, approve: Approver) -> keras.Model:
+def load_archive(path: Path, *, approve: Approver, compile: bool = True) -> keras.Model:
     """Rebuild the model stored at ``path`` (zip or folder) with its weights.
 
     Every member is checked first, then ``approve`` names the module hash that
-    may run; a module with another hash does not.
+    may run; a module with another hash does not. A model saved compiled is
+    compiled again, with its optimizer's state, unless ``compile`` is false.
     """
     approved: list[str] = []
     with tempfile.TemporaryDirectory(prefix="snapshot-load-") as folder:
@@ -52,12 +53,21 @@ def load_archive(path: Path, *, approve: Approver) -> keras.Model:
             before_weights=lambda checked: approved.append(approve(checked)),
         )
         return build_from_opened(
-            opened, weights_path, path=path, module_sha256=approved[0]
+            opened,
+            weights_path,
+            path=path,
+            module_sha256=approved[0],
+            compile=compile,
         )
 
 
 def build_from_opened(
-    opened: OpenedArchive, weights_path: Path, *, path: Path, module_sha256: str
+    opened: OpenedArchive,
+    weights_path: Path,
+    *,
+    path: Path,
+    module_sha256: str,
+    compile: bool = True,
 ) -> keras.Model:
     """Run the module of ``opened``, if its sha256 is ``module_sha256``, and load the weights.
 
@@ -89,8 +99,12 @@ def build_from_opened(
     load_model = getattr(module, "load_model", None)
     if not callable(load_model):
         raise ArchiveError(f"{path}: {manifest.module} defines no load_model()")
+    # Only the module of a compiled model has compile_model() and the argument.
+    options = (
+        {} if compile or not hasattr(module, "compile_model") else {"compile": False}
+    )
     try:
-        return load_model(weights_path)
+        return load_model(weights_path, **options)
     except ValueError as error:
         raise WeightsError(
             f"{path}: the weights do not fit the model: {one_line(error)}"

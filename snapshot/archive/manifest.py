@@ -80,6 +80,30 @@ class VerificationRecord:
 
 
 @dataclass(frozen=True)
+class TrainingRecord:
+    """The compile state the generated module's ``compile_model()`` restores."""
+
+    #: The optimizer's class (``keras.optimizers.Adam``).
+    optimizer: str
+    #: Optimizer steps taken when the archive was written.
+    iterations: int
+    #: True when the weights hold the optimizer's variables (under ``optimizer/``).
+    optimizer_state: bool
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """Where in a training run ``SnapshotCheckpoint`` wrote the archive."""
+
+    #: The epoch that had ended (or was running), counted from 1 as ``{epoch}`` is.
+    epoch: int
+    #: The batch within the epoch, counted from 1, when saving every N batches.
+    batch: int | None
+    #: The numeric logs Keras passed to the callback (``loss``, ``val_loss``...).
+    logs: Mapping[str, float]
+
+
+@dataclass(frozen=True)
 class DefinitionRecord:
     """One extracted definition of the generated module."""
 
@@ -160,6 +184,11 @@ class ArchiveManifest:
             if record is not None
         )
 
+    #: How the model was compiled; None for a model that never was.
+    training: TrainingRecord | None = None
+    #: Set when a ``SnapshotCheckpoint`` wrote the archive during ``fit``.
+    checkpoint: CheckpointRecord | None = None
+
     def to_data(self) -> dict[str, Any]:
         """The manifest as JSON data, with the field names of the format."""
         source = self.source
@@ -229,6 +258,24 @@ class ArchiveManifest:
                 else {
                     "member": self.module_state.member,
                     "objects": dict(self.module_state.objects),
+                }
+            ),
+            "training": (
+                None
+                if self.training is None
+                else {
+                    "optimizer": self.training.optimizer,
+                    "iterations": self.training.iterations,
+                    "optimizer_state": self.training.optimizer_state,
+                }
+            ),
+            "checkpoint": (
+                None
+                if self.checkpoint is None
+                else {
+                    "epoch": self.checkpoint.epoch,
+                    "batch": self.checkpoint.batch,
+                    "logs": dict(self.checkpoint.logs),
                 }
             ),
         }
@@ -334,7 +381,30 @@ class ArchiveManifest:
                     objects=module_state.text_mapping("objects"),
                 )
             ),
+            training=_training_record(fields.optional_record("training")),
+            checkpoint=_checkpoint_record(fields.optional_record("checkpoint")),
         )
+
+
+def _training_record(fields: _Fields | None) -> TrainingRecord | None:
+    if fields is None:
+        return None
+    return TrainingRecord(
+        optimizer=fields.text("optimizer"),
+        iterations=int(fields.number("iterations")),
+        optimizer_state=fields.boolean("optimizer_state"),
+    )
+
+
+def _checkpoint_record(fields: _Fields | None) -> CheckpointRecord | None:
+    if fields is None:
+        return None
+    batch = fields.optional_number("batch")
+    return CheckpointRecord(
+        epoch=int(fields.number("epoch")),
+        batch=None if batch is None else int(batch),
+        logs=fields.number_mapping("logs"),
+    )
 
 
 def _refuse_constant(name: str) -> None:
@@ -474,6 +544,26 @@ class _Fields:
     def inputs(self, key: str) -> Any:
         """The input structure, as :func:`snapshot.capture.state.specs_to_json` writes it."""
         return self._take(key, lambda v: _is_input_structure(v, depth=0))
+
+    def optional_number(self, key: str) -> float | None:
+        found = self._take(
+            key,
+            lambda v: v is None
+            or (isinstance(v, (int, float)) and not isinstance(v, bool)),
+            None,
+        )
+        return None if found is None else float(found)
+
+    def number_mapping(self, key: str) -> dict[str, float]:
+        found = self._take(
+            key,
+            lambda v: isinstance(v, dict)
+            and all(
+                isinstance(i, (int, float)) and not isinstance(i, bool)
+                for i in v.values()
+            ),
+        )
+        return {str(k): float(v) for k, v in found.items()}
 
     def text_list(self, key: str, *, default: Any = _MISSING) -> list[str]:
         return list(

@@ -14,7 +14,7 @@ _COPY_CHUNK = 1 << 20
 MemberOpener = Callable[[], IO[bytes]]
 
 
-def sha256_bytes(data: bytes) -> str:
+def sha256_bytes(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 

@@ -6,11 +6,13 @@ archive is renamed into place, so an archive appears whole or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from snapshot.archive.manifest import (
@@ -52,7 +54,8 @@ def write_archive(
     path: Path,
     *,
     members: dict[str, bytes],
-    write_weights: Callable[[Path], None],
+    write_weights: Callable[[Path], None] | None = None,
+    weights: bytes | memoryview | None = None,
     manifest_for: ManifestBuilder,
     check: Callable[[Path], VerificationRecord] | None = None,
     layout: str = "zip",
@@ -60,16 +63,25 @@ def write_archive(
 ) -> ArchiveManifest:
     """Write the archive at ``path`` atomically; returns its manifest.
 
-    ``members`` are written as given and ``write_weights`` saves the weights
-    to the path it is given. ``manifest_for(hashes, verification)`` builds the
-    manifest. ``check``, when given, runs on the finished folder of members
-    before anything appears at ``path``; it returns the verification record
-    or raises, in which case nothing is written.
+    ``members`` are written as given. The weights are either ``weights``, the
+    bytes of the ``.weights.h5`` file, or written by ``write_weights`` to the
+    path it is given (for weights too large to hold in memory).
+    ``manifest_for(hashes, verification)`` builds the manifest. ``check``, when
+    given, runs on the finished folder of members before anything appears at
+    ``path``; it returns the verification record or raises, in which case
+    nothing is written.
     """
+    if (weights is None) == (write_weights is None):
+        raise TypeError("give exactly one of weights= and write_weights=")
     path = check_destination(path, layout=layout, overwrite=overwrite)
     try:
         return _write_staged(
-            path, members, write_weights, manifest_for, check, layout=layout
+            path,
+            members,
+            weights if weights is not None else write_weights,  # type: ignore[arg-type]
+            manifest_for,
+            check,
+            layout=layout,
         )
     except OSError as error:
         raise ArchiveError(f"{path}: cannot write: {one_line(error)}") from None
@@ -78,7 +90,7 @@ def write_archive(
 def _write_staged(
     path: Path,
     members: dict[str, bytes],
-    write_weights: Callable[[Path], None],
+    weights: bytes | memoryview | Callable[[Path], None],
     manifest_for: ManifestBuilder,
     check: Callable[[Path], VerificationRecord] | None,
     *,
@@ -90,22 +102,34 @@ def _write_staged(
         staging = Path(staging_name)
         folder = staging / "members"
         folder.mkdir()
-        weights = folder / WEIGHTS_NAME
-        write_weights(weights)
         built = staging / "archive.zip" if layout == "zip" else folder
+        if layout == "zip" and check is None and not callable(weights):
+            manifest = _write_zip_in_memory(built, members, weights, manifest_for)
+            _replace(built, path)
+            return manifest
+        weights_file = folder / WEIGHTS_NAME
+        if callable(weights):
+            weights(weights_file)
+        else:
+            weights_file.write_bytes(weights)
         if layout == "zip" and check is None:
             # Nothing reads the staged folder: the weights are hashed as they
             # are copied into the zip, one pass over what may be gigabytes.
-            manifest = manifest_for(_write_zip(built, members, weights), None)
+            hashes = _write_zip(built, members, weights_file)
+            manifest = manifest_for(hashes, None)
         else:
             # The check loads the staged folder, so it is complete first.
-            manifest = _stage_folder(folder, members, weights, manifest_for, check)
+            manifest = _stage_folder(folder, members, weights_file, manifest_for, check)
             if layout == "zip":
-                _write_zip(built, members, weights)
+                _write_zip(built, members, weights_file)
         if layout == "zip":
             _append_manifest(built, manifest.to_json())
         _replace(built, path)
     return manifest
+
+
+def _hashes(members: dict[str, bytes]) -> dict[str, str]:
+    return {name: sha256_bytes(data) for name, data in members.items()}
 
 
 def _stage_folder(
@@ -118,7 +142,7 @@ def _stage_folder(
     """Complete ``folder`` as an archive; with ``check``, record what it found."""
     for name, data in members.items():
         (folder / name).write_bytes(data)
-    hashes = {name: sha256_bytes(data) for name, data in members.items()}
+    hashes = _hashes(members)
     hashes[WEIGHTS_NAME] = hash_streaming(file_opener(weights), copy_to=None)
     hashes = dict(sorted(hashes.items()))
     manifest = manifest_for(hashes, None)
@@ -129,21 +153,58 @@ def _stage_folder(
     return manifest
 
 
+def _write_zip_in_memory(
+    destination: Path,
+    members: dict[str, bytes],
+    weights: bytes | memoryview,
+    manifest_for: ManifestBuilder,
+) -> ArchiveManifest:
+    """Zip members and weights held in memory in one pass, the manifest last.
+
+    Large weights are hashed on another thread while they are zipped: both
+    release the GIL, and each alone is a pass over the whole file.
+    """
+    hashes = _hashes(members)
+    with contextlib.ExitStack() as stack:
+        if len(weights) > _HASH_IN_PARALLEL_FROM:
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
+            weights_hash = pool.submit(sha256_bytes, weights)
+        archive = stack.enter_context(zipfile.ZipFile(destination, "w"))
+        for name in sorted([*members, WEIGHTS_NAME]):
+            data = weights if name == WEIGHTS_NAME else members[name]
+            archive.writestr(_zip_info(name), data)
+        hashes[WEIGHTS_NAME] = (
+            weights_hash.result()
+            if len(weights) > _HASH_IN_PARALLEL_FROM
+            else sha256_bytes(weights)
+        )
+        manifest = manifest_for(dict(sorted(hashes.items())), None)
+        archive.writestr(_zip_info(MANIFEST_NAME), manifest.to_json().encode("utf-8"))
+    return manifest
+
+
+#: Weights past this size are hashed on a second thread while they are zipped.
+_HASH_IN_PARALLEL_FROM = 4 << 20
+
+
 def _write_zip(
     destination: Path, members: dict[str, bytes], weights: Path
 ) -> dict[str, str]:
-    """Zip ``members`` and the ``weights`` file; return the sha256 of each, by name."""
-    hashes = {name: sha256_bytes(data) for name, data in members.items()}
+    """Zip ``members`` and the ``weights`` file, hashed as it streams in.
+
+    Returns the sha256 of each member, by name.
+    """
+    hashes = _hashes(members)
     with zipfile.ZipFile(destination, "w") as archive:
         for name in sorted([*members, WEIGHTS_NAME]):
-            if name == WEIGHTS_NAME:
-                info = _zip_info(name)
-                # Known up front, so zipfile writes zip64 headers past 4 GiB.
-                info.file_size = weights.stat().st_size
-                with archive.open(info, "w") as target:
-                    hashes[name] = hash_streaming(file_opener(weights), copy_to=target)
-            else:
+            if name != WEIGHTS_NAME:
                 archive.writestr(_zip_info(name), members[name])
+                continue
+            info = _zip_info(name)
+            # Known up front, so zipfile writes zip64 headers past 4 GiB.
+            info.file_size = weights.stat().st_size
+            with archive.open(info, "w") as target:
+                hashes[name] = hash_streaming(file_opener(weights), copy_to=target)
     return dict(sorted(hashes.items()))
 
 

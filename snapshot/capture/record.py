@@ -79,13 +79,17 @@ def _wrap_model_new(keras_module: ModuleType) -> None:
         if getattr(vars(owner).get("__new__"), "_snapshot_recorder", False):
             continue
         owner.__new__ = staticmethod(_recording(owner.__new__))
-    # Initializers, regularizers and constraints passed to layers are rebuilt
+    # Initializers, regularizers and constraints passed to layers, and what
+    # compile() is given (losses, metrics, learning-rate schedules), are rebuilt
     # from their calls too. Their bases take object.__new__, which refuses
     # arguments once __new__ is overridden, so it is called without them.
     for owner in (
         keras_module.initializers.Initializer,
         keras_module.regularizers.Regularizer,
         keras_module.constraints.Constraint,
+        keras_module.losses.Loss,
+        keras_module.metrics.Metric,
+        keras_module.optimizers.schedules.LearningRateSchedule,
     ):
         if "__new__" in vars(owner):
             continue

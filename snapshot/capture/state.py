@@ -23,6 +23,7 @@ from snapshot.analysis.modules import user_frame
 from snapshot.capture import values
 from snapshot.capture.assets import AssetLayer, find_asset_layers
 from snapshot.capture.record import recorded_call
+from snapshot.capture.training import TrainingState, capture_training
 from snapshot.errors import ModelStateError, describe_failure
 from snapshot.model import CallInputs
 
@@ -109,6 +110,8 @@ class ModelState:
     #: The model's layers that keep state outside the weights (vocabularies),
     #: with the files their ``save_assets()`` wrote.
     assets: tuple[AssetLayer, ...] = ()
+    #: How the model was compiled; None when it never was.
+    training: TrainingState | None = None
 
 
 def capture_state(
@@ -163,6 +166,7 @@ def capture_state(
         dtype_policy=policy,
         arrays=tuple(arrays.arrays.items()),
         assets=find_asset_layers(model, root_name="model"),
+        training=capture_training(model),
     )
 
 
@@ -190,6 +194,7 @@ def _graph_state(
         dtype_policy=policy,
         arrays=tuple(arrays.arrays.items()),
         assets=find_asset_layers(model, root_name="model"),
+        training=capture_training(model),
     )
 
 

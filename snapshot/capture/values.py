@@ -586,7 +586,7 @@ def keras_path(ref: Ref) -> tuple[str, ...] | None:
 
 
 def _is_keras_object(value: Any) -> bool:
-    """A layer, or what layers take: an initializer, a regularizer, a constraint."""
+    """A layer, what layers take (initializers, regularizers, constraints), or what compile() takes (losses, metrics, schedules)."""
     import keras
 
     return isinstance(
@@ -596,6 +596,9 @@ def _is_keras_object(value: Any) -> bool:
             keras.initializers.Initializer,
             keras.regularizers.Regularizer,
             keras.constraints.Constraint,
+            keras.losses.Loss,
+            keras.metrics.Metric,
+            keras.optimizers.schedules.LearningRateSchedule,
         ),
     )
 

@@ -3,7 +3,8 @@
 Exit status: 0 success; 1 bad input (target, weights, config, inputs, archive);
 2 command-line usage error; 3 the model's code cannot be extracted statically;
 4 verification failed; 5 the archive's module is not trusted here, so nothing
-ran; 123 internal error (a bug in keras-snapshot).
+ran; 123 internal error (a bug in keras-snapshot). ``snapshot diff`` follows
+diff(1): 0 identical, 1 different, 2 unreadable.
 
 Everything printed passes through :func:`_echo`, which escapes characters a
 terminal would act on: archives are written by anyone.
@@ -11,11 +12,13 @@ terminal would act on: archives are written by anyone.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,9 @@ import click
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
+#: ``snapshot diff``, as diff(1): the archives differ; 2, one cannot be read.
+EXIT_DIFFERENT = 1
+EXIT_DIFF_TROUBLE = 2
 EXIT_UNSUPPORTED_SOURCE = 3
 EXIT_VERIFICATION_FAILED = 4
 EXIT_UNTRUSTED = 5
@@ -70,6 +76,15 @@ class _TrustParameter(_PinParameter):
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> Any:
         return value if isinstance(value, bool) else super().convert(value, param, ctx)
+
+
+_quiet_option = click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Do not show the stages of a long save or verification on standard error "
+    "(shown only on a terminal, once it has taken more than a second).",
+)
 
 
 def _model_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -163,6 +178,7 @@ def cli(context: click.Context, debug: bool) -> None:
     help="Skip loading the archive in a fresh interpreter before writing it "
     "(faster; the manifest then records no verification).",
 )
+@_quiet_option
 def model_command(
     target: str,
     config_text: str | None,
@@ -175,6 +191,7 @@ def model_command(
     as_dir: bool,
     force: bool,
     no_verify: bool,
+    quiet: bool,
 ) -> None:
     def run() -> None:
         from snapshot import api
@@ -200,7 +217,7 @@ def model_command(
         )
         _echo(f"wrote {path}")
 
-    _run(run)
+    _run(run, quiet=quiet)
 
 
 @cli.command(
@@ -271,8 +288,13 @@ def source_command(
     "module with this hash (as 'snapshot review' shows it), or, given alone after "
     "ARCHIVE, whatever module it holds.",
 )
+@_quiet_option
 def verify_command(
-    archive: str, tolerance: float | None, as_json: bool, trust: bool | str
+    archive: str,
+    tolerance: float | None,
+    as_json: bool,
+    trust: bool | str,
+    quiet: bool,
 ) -> None:
     def run() -> None:
         from snapshot import api
@@ -285,7 +307,34 @@ def verify_command(
         if not report.passed:
             sys.exit(EXIT_VERIFICATION_FAILED)
 
-    _run(run)
+    _run(run, quiet=quiet)
+
+
+@cli.command(
+    "diff",
+    help="Show what changed from archive A to archive B, without running either's "
+    "code: the generated module (unified diff), the constructor arguments, the input "
+    "shapes, each stored variable (shape changes; largest absolute and relative L2 "
+    "difference), the optimizer's step and class, the checkpoint's epoch, versions "
+    "and requirements.\n\nExit status, as diff(1): 0 when the archives are "
+    "identical; 1 when they differ; 2 when one cannot be read or on a usage error.",
+)
+@click.argument("a", type=click.Path())
+@click.argument("b", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@_quiet_option
+def diff_command(a: str, b: str, as_json: bool, quiet: bool) -> None:
+    def run() -> None:
+        from snapshot.archive.diff import diff_archives, summary
+
+        found = diff_archives(Path(a), Path(b))
+        if as_json:
+            _echo(json.dumps(found.to_dict(), indent=2, sort_keys=True))
+        else:
+            _echo(summary(found))
+        sys.exit(EXIT_OK if found.identical else EXIT_DIFFERENT)
+
+    _run(run, needs_keras=False, quiet=quiet, bad_input_exit=EXIT_DIFF_TROUBLE)
 
 
 @cli.command(
@@ -410,24 +459,50 @@ def _echo(text: str, *, err: bool = False) -> None:
     click.echo(printable(text, keep="\n"), err=err)
 
 
-def _run(command: Callable[[], None], *, needs_keras: bool = True) -> None:
+def _run(
+    command: Callable[[], None],
+    *,
+    needs_keras: bool = True,
+    quiet: bool = True,
+    bad_input_exit: int | None = None,
+) -> None:
     from snapshot.errors import SnapshotError
 
     try:
         if needs_keras:
             _import_keras_quietly()
-        command()
+        with _terminal_progress(enabled=not quiet and sys.stderr.isatty()):
+            command()
     except SnapshotError as error:
         context = click.get_current_context(silent=True)
         debug = bool(context and (context.find_root().obj or {}).get("debug"))
         if debug and error.__cause__ is not None:
             traceback.print_exception(error.__cause__)
         _echo(f"error: {error}", err=True)
-        sys.exit(error.exit_code)
+        sys.exit(error.exit_code if bad_input_exit is None else bad_input_exit)
     except Exception:
         traceback.print_exc()
         click.echo("internal error in keras-snapshot; please report it", err=True)
         sys.exit(EXIT_INTERNAL_ERROR)
+
+
+@contextlib.contextmanager
+def _terminal_progress(*, enabled: bool) -> Iterator[None]:
+    """Show the stages of long operations on standard error while the command runs."""
+    if not enabled:
+        yield
+        return
+    from snapshot.progress import LOGGER, TerminalProgress
+
+    handler = TerminalProgress(sys.stderr)
+    level = LOGGER.level
+    LOGGER.addHandler(handler)
+    LOGGER.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        LOGGER.removeHandler(handler)
+        LOGGER.setLevel(level)
 
 
 def _import_keras_quietly() -> None:

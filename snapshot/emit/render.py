@@ -75,6 +75,8 @@ def render_module(
             state.inputs, keras_name=rewritten.keras_name
         ),
         constructor_call=constructor_call(state, rewritten, config=config),
+        compile_arguments=compile_arguments(state, rewritten, config=config),
+        optimizer_built=state.training is not None and state.training.optimizer_built,
         # Layers take the global policy when they are made; float32 is Keras' default.
         dtype_policy=None if state.dtype_policy == "float32" else state.dtype_policy,
         build_call=build_call(state),
@@ -140,6 +142,19 @@ def constructor_call(
     """``MyModel(units=32)``: the model's construction as Python code."""
     return values.render(
         state.constructor, reference_spelling(rewritten, config=config), array_reader
+    )
+
+
+def compile_arguments(
+    state: ModelState, rewritten: RewrittenSource, *, config: SnapshotConfig
+) -> str | None:
+    """``optimizer=Adam(learning_rate=0.01), loss="mse"``; None for an uncompiled model."""
+    if state.training is None:
+        return None
+    name_of = reference_spelling(rewritten, config=config)
+    return ", ".join(
+        f"{name}={values.render(value, name_of, array_reader)}"
+        for name, value in state.training.keywords()
     )
 
 

@@ -45,6 +45,8 @@ def _read(change: Any = None, text: str | None = None) -> ArchiveManifest:
 
 VALID_INPUTS = [
     {"shape": [], "dtype": "int32"},
+    # numpy's spelling of a batch of strings, as example inputs give it
+    {"shape": [2, 4], "dtype": "<U3"},
     {"list": [{"shape": [2, 5], "dtype": "float32"}]},
     {"tuple": []},
     {"dict": [["tokens", {"shape": [2, 5], "dtype": "int32"}]]},

@@ -1,0 +1,14 @@
+"""A model trained with its own loss, metric and learning-rate schedule (test fixture)."""
+
+from fitted.losses import ScaledSquaredError, huberish
+from fitted.metrics import WithinTolerance
+from fitted.model import Regressor
+from fitted.schedules import WarmupThenDecay
+
+__all__ = [
+    "Regressor",
+    "ScaledSquaredError",
+    "WarmupThenDecay",
+    "WithinTolerance",
+    "huberish",
+]
