@@ -158,11 +158,9 @@ def test_module_level_objects_are_state_and_their_code_is_not_extracted(
         "AUGMENT = make_augment()\n"
     ) in text
     # A module-level Sequential is a Keras graph, written as one.
-    assert (
-        "            keras.layers.GaussianNoise(stddev=0.3, "
-        'name="gaussian_noise"),\n'
-        '            keras.layers.Dropout(rate=0.5, name="dropout"),\n'
-    ) in text
+    # (Automatic layer names depend on what the process made before.)
+    noise = text.index("            keras.layers.GaussianNoise(stddev=0.3, name=")
+    assert noise < text.index("            keras.layers.Dropout(rate=0.5, name=")
     assert (
         "restore_module_state(\n"
         '    [(AUGMENT, {"input_shape": (2, 3)}), (NORMALIZER, {"input_shape": (10, 3)})]\n'

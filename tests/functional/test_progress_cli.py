@@ -16,7 +16,7 @@ import snapshot
 from cases import EXAMPLES
 from conftest import isolated_environment
 
-_STAGES = ["  analyse", "  write weights", "  verify in a fresh interpreter"]
+_STAGES = ["  analyse", "  write weights", "  verify in an isolated interpreter"]
 
 
 def _save_with_stderr(tmp_path: Path, *, terminal: bool, quiet: bool) -> list[str]:
