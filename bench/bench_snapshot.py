@@ -120,7 +120,7 @@ def main() -> None:
     header = (
         f"{'model':<34}{'first':>7}{'save':>7}{'+verify':>8}{'.keras':>7}{'ratio':>6}"
         f"{'load':>7}{'.keras':>7}{'ratio':>6}{'analysis':>10}{'ast':>8}{'ratio':>6}"
-        f"{'archive':>9}{'weights':>9}{'.keras':>9}{'defs':>5}{'lines':>7}"
+        f"{'archive':>10}{'weights':>10}{'.keras':>10}{'defs':>5}{'lines':>7}"
     )
     if args.cold:
         header += f"{'cold':>7}{'.keras':>7}{'ratio':>6}"
@@ -162,7 +162,7 @@ def _row(name: str, found: dict[str, Any], *, cold: bool) -> str:
         f"{v['load']:>7.3f}{v['load_keras']:>7.3f}{v['load'] / v['load_keras']:>6.2f}"
         f"{v['analysis'] * 1000:>8.1f}ms{v['parse'] * 1000:>6.1f}ms"
         f"{v['analysis'] / v['parse']:>6.1f}"
-        f"{v['archive']:>9}{v['weights']:>9}{v['keras_size']:>9}"
+        f"{v['archive']:>10}{v['weights']:>10}{v['keras_size']:>10}"
         f"{v['defs']:>5}{v['lines']:>7}"
     )
     if cold:
