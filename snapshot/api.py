@@ -442,13 +442,17 @@ def _generate_module(
         closure = collect(target, config=config, extra_roots=roots + missing)
         module_state = _capture_module_state(closure, state)
     imports = [k for k in (*keys, *state_keys) if isinstance(k, ImportItem)]
+    # Graph builders may be called by the model's construction and by
+    # module-level values (a module-level Sequential).
+    graph_sources = values.Sequence(
+        "list",
+        (state.constructor, *(value.expression for value in module_state.captured)),
+    )
     rewritten = rewrite(
         closure,
         config=config,
         extra_imports=(*dict.fromkeys(imports), *needed_imports(state, module_state)),
-        reserved=builder_names(
-            values.Sequence("list", _graph_sources(state, module_state))
-        ),
+        reserved=builder_names(graph_sources),
     )
     provenance = describe_sources(
         closure.modules,
@@ -462,6 +466,7 @@ def _generate_module(
         target=str(target) if target is not None else describe_graph_model(state),
         weights_file=WEIGHTS_NAME,
         config=config,
+        builders=tuple(values.builders(graph_sources)),
         stored=state_code(
             state,
             module_state,
@@ -501,13 +506,6 @@ def describe_graph_model(state: ModelState) -> str:
     assert isinstance(state.constructor, values.Builder)
     graph = state.constructor.graph
     return f"the {graph.kind} model {graph.model_name!r}"
-
-
-def _graph_sources(
-    state: ModelState, module_state: ModuleState
-) -> tuple[values.Expression, ...]:
-    """The expressions that may call graph builders: the model's, module-level values'."""
-    return (state.constructor, *(value.expression for value in module_state.captured))
 
 
 def _capture_module_state(closure: DependencyClosure, state: ModelState) -> ModuleState:

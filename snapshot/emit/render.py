@@ -44,12 +44,14 @@ def render_module(
     target: str,
     weights_file: str,
     config: SnapshotConfig,
+    builders: tuple[values.Builder, ...] = (),
     stored: StateCode | None = None,
 ) -> RenderedSource:
     """Fill ``module.py.j2`` with the rewritten code and the model's recorded state.
 
-    ``stored`` is the code for state beyond the code and weights (stored
-    arrays, assets, module-level objects), if any.
+    ``builders`` are the graph builders the model and module-level values
+    call, nested ones first; ``stored`` is the code for state beyond the code
+    and weights (stored arrays, assets, module-level objects), if any.
     """
     template = _environment().get_template("module.py.j2")
     text = template.render(
@@ -60,11 +62,7 @@ def render_module(
         stdlib_imports=rewritten.stdlib_imports,
         third_party_imports=rewritten.third_party_imports,
         blocks=code_blocks(rewritten.fragments)
-        + graph_blocks(
-            (*values.builders(state.constructor), *(stored or StateCode()).builders),
-            rewritten,
-            config=config,
-        ),
+        + graph_blocks(builders, rewritten, config=config),
         provenance=provenance,
         class_name=model_class_name(state, rewritten),
         pathlib_name=rewritten.pathlib_name,
@@ -172,7 +170,7 @@ def graph_blocks(
     *,
     config: SnapshotConfig,
 ) -> tuple[CodeBlock, ...]:
-    """A builder function for each Keras graph in ``builders``, once each, in order."""
+    """A builder function for each Keras graph in ``builders``, in order."""
     module_names = set(rewritten.names.values())
     return tuple(
         CodeBlock(
@@ -185,7 +183,7 @@ def graph_blocks(
                 keras_name=rewritten.keras_name,
             ),
         )
-        for builder in dict.fromkeys(builders)
+        for builder in builders
     )
 
 

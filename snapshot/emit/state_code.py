@@ -18,7 +18,6 @@ from snapshot.capture import values
 from snapshot.capture.assets import AssetLayer
 from snapshot.capture.module_state import CapturedValue, ModuleState
 from snapshot.capture.state import ModelState
-from snapshot.capture.values import Builder
 from snapshot.config import SnapshotConfig
 from snapshot.emit.spelling import reference_spelling
 from snapshot.model import ImportItem, SymbolRef
@@ -58,8 +57,6 @@ class StateCode:
     model_assets_call: str = ""
     numpy_name: str = "numpy"
     tempfile_name: str = "tempfile"
-    #: Builders of Keras graphs (a module-level ``Sequential``) the values call.
-    builders: tuple[Builder, ...] = ()
 
     def context(self) -> dict[str, Any]:
         """The template variables."""
@@ -145,11 +142,6 @@ def state_code(
         ),
         numpy_name=rewritten.name_of(NUMPY) if has_arrays or has_assets else "numpy",
         tempfile_name=rewritten.name_of(TEMPFILE) if has_assets else "tempfile",
-        builders=tuple(
-            builder
-            for value in module_state.captured
-            for builder in values.builders(value.expression)
-        ),
     )
 
 
