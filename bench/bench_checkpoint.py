@@ -32,6 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
 import numpy as np
+from timing import median_seconds
 
 import snapshot
 
@@ -183,23 +184,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             archive, keras_file = Path(folder) / "m.snapshot", Path(folder) / "m.keras"
             snapshot.save(model, archive, verify=False, overwrite=True)
-            save = _timed(
+            save = median_seconds(
                 lambda m=model, a=archive: snapshot.save(
                     m, a, verify=False, overwrite=True
                 ),
                 args.repeat,
             )
-            keras_save = _timed(lambda m=model, k=keras_file: m.save(k), args.repeat)
+            keras_save = median_seconds(
+                lambda m=model, k=keras_file: m.save(k), args.repeat
+            )
         print(f"{name:<17}{save:>8.4f}{keras_save:>8.4f}{save / keras_save:>7.2f}")
-
-
-def _timed(function: Callable[[], object], repeat: int) -> float:
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
 
 
 if __name__ == "__main__":

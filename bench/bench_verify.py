@@ -36,6 +36,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from timing import median_seconds
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -119,12 +121,10 @@ def _worker(name: str, args: argparse.Namespace, *, verify: bool) -> dict[str, A
 
 
 def _cold_import_seconds(repeat: int) -> float:
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import keras"], check=True)
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
+    return median_seconds(
+        lambda: subprocess.run([sys.executable, "-c", "import keras"], check=True),
+        repeat,
+    )
 
 
 def _cases(keras_hub: bool, real_sizes: bool) -> list[Any]:
@@ -165,7 +165,7 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
         if not args.verify:
             return {"first": first}
         found: dict[str, Any] = {"first": first, "first_path": first_path}
-        found["save"] = _median(lambda: save(False), args.repeat)
+        found["save"] = median_seconds(lambda: save(False), args.repeat)
         b2b = [_timed(lambda: save(True)) for _ in range(args.repeat)]
         paused = []
         for _ in range(args.repeat):
@@ -189,7 +189,7 @@ def _build_seconds(archive: Path, folder: Path, repeat: int) -> tuple[float, flo
     sys.path.insert(0, str(unpacked))
     module = importlib.import_module(Path(manifest["module"]).stem)
     first, _ = _timed(module.build_model)
-    return first, _median(module.build_model, repeat)
+    return first, median_seconds(module.build_model, repeat)
 
 
 def _path_taken(archive: Path) -> str:
@@ -204,10 +204,6 @@ def _timed(function: Any) -> tuple[float, Any]:
     started = time.perf_counter()
     result = function()
     return time.perf_counter() - started, result
-
-
-def _median(function: Any, repeat: int) -> float:
-    return statistics.median(_timed(function)[0] for _ in range(repeat))
 
 
 if __name__ == "__main__":
