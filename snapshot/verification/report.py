@@ -106,17 +106,8 @@ def report_from_outcome(
     """Judge a child's outcome; the same judgement for every path."""
     failure = _failure(outcome, limits)
     if failure:
-        found = outcome.found or {}
-        return VerificationReport(
-            archive,
-            False,
-            None,
-            tolerance,
-            versions_then=found.get("versions_then", {}),
-            versions_now=found.get("versions_now", {}),
-            detail=failure,
-            method=outcome.method,
-        )
+        report = _failed(archive, outcome.found or {}, failure, tolerance=tolerance)
+        return replace(report, method=outcome.method)
     assert outcome.found is not None
     report = report_from_child(archive, outcome.found, tolerance=tolerance)
     return replace(report, method=outcome.method)
@@ -164,15 +155,7 @@ def report_from_child(
     rounding explains, which the child computed from the recorded outputs).
     """
     if found.get("error"):
-        return VerificationReport(
-            archive,
-            False,
-            None,
-            tolerance,
-            versions_then=found.get("versions_then", {}),
-            versions_now=found.get("versions_now", {}),
-            detail=found["error"],
-        )
+        return _failed(archive, found, found["error"], tolerance=tolerance)
     difference = float(found["max_abs_diff"])
     # A tolerance the caller gives replaces the child's default and its note.
     note = ""
@@ -200,6 +183,21 @@ def report_from_child(
         versions_now=found["versions_now"],
         detail="; ".join(problems),
         note=note,
+    )
+
+
+def _failed(
+    archive: str, found: dict[str, Any], detail: str, *, tolerance: float | None
+) -> VerificationReport:
+    """A report of a check that gave no verdict, with what versions it saw."""
+    return VerificationReport(
+        archive,
+        False,
+        None,
+        tolerance,
+        versions_then=found.get("versions_then", {}),
+        versions_now=found.get("versions_now", {}),
+        detail=detail,
     )
 
 
