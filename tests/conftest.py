@@ -60,6 +60,22 @@ def isolated_environment(backend: str | None = None) -> dict[str, str]:
     return env
 
 
+SCRIPTS = TESTS / "assets" / "scripts"
+
+
+def run_python(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    """``python <arguments>`` as a training script is run: its own interpreter,
+    from the scripts' folder, with ``environment`` added."""
+    return subprocess.run(
+        [sys.executable, *arguments],
+        cwd=SCRIPTS,
+        env=isolated_environment() | environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 def run_isolated(
     script: str,
     *,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import numpy as np
 import pytest
 
 import snapshot
-from conftest import TESTS, isolated_environment, run_isolated
+from conftest import SCRIPTS, TESTS, run_isolated, run_python
 from fitted import Regressor, ScaledSquaredError, WithinTolerance
 from snapshot.archive.manifest import CheckpointRecord
 from snapshot.archive.reader import read_archive
@@ -201,18 +199,8 @@ def test_compiling_again_generates_the_module_again(tmp_path: Path) -> None:
 def test_a_run_killed_mid_write_leaves_the_previous_checkpoint_whole(
     tmp_path: Path, mode: str
 ) -> None:
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(TESTS / "assets" / "scripts" / "checkpoint_until_killed.py"),
-            str(tmp_path),
-            "3",
-            mode,
-        ],
-        env=isolated_environment(),
-        capture_output=True,
-        text=True,
-        timeout=600,
+    completed = run_python(
+        str(SCRIPTS / "checkpoint_until_killed.py"), str(tmp_path), "3", mode
     )
     assert completed.returncode == -9, completed.stderr[-3000:]
     archives = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
@@ -264,17 +252,10 @@ def test_the_module_is_reused_while_the_code_hashes_the_same(tmp_path: Path) -> 
     """Checked by sha256, not by file stamps: a touched file keeps the module, an edited one does not."""
     shutil.copytree(TESTS / "assets" / "fitted", tmp_path / "sources" / "fitted")
     (tmp_path / "out").mkdir()
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(TESTS / "assets" / "scripts" / "checkpoint_while_editing.py"),
-            str(tmp_path / "sources"),
-            str(tmp_path / "out"),
-        ],
-        env=isolated_environment(),
-        capture_output=True,
-        text=True,
-        timeout=600,
+    completed = run_python(
+        str(SCRIPTS / "checkpoint_while_editing.py"),
+        str(tmp_path / "sources"),
+        str(tmp_path / "out"),
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     found = json.loads(completed.stdout.strip().splitlines()[-1])

@@ -9,28 +9,13 @@ import keras-snapshot last. The test venv is an editable install, as CI's is;
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import TESTS, isolated_environment, run_isolated
-
-SCRIPTS = TESTS / "assets" / "scripts"
-
-
-def _run(arguments: list[str], **environment: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *arguments],
-        cwd=SCRIPTS,
-        env=isolated_environment() | environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+from conftest import SCRIPTS, run_isolated, run_python
 
 
 def test_script_that_imports_snapshot_last_round_trips(tmp_path: Path) -> None:
-    completed = _run([str(SCRIPTS / "late_import.py"), str(tmp_path)])
+    completed = run_python(str(SCRIPTS / "late_import.py"), str(tmp_path))
     assert completed.returncode == 0, completed.stderr[-3000:]
     found = run_isolated(
         f"""
@@ -55,8 +40,8 @@ def test_script_that_imports_snapshot_last_round_trips(tmp_path: Path) -> None:
 def test_with_the_hook_off_a_late_import_cannot_recover_arguments(
     tmp_path: Path,
 ) -> None:
-    completed = _run(
-        [str(SCRIPTS / "late_import.py"), str(tmp_path)], KERAS_SNAPSHOT_HOOK="0"
+    completed = run_python(
+        str(SCRIPTS / "late_import.py"), str(tmp_path), KERAS_SNAPSHOT_HOOK="0"
     )
     assert completed.returncode == 1
     assert completed.stderr.strip().splitlines()[-1] == (
@@ -89,16 +74,16 @@ print(json.dumps({
 
 
 def test_the_hook_costs_one_finder_and_imports_nothing_without_keras() -> None:
-    completed = _run(["-I", "-c", _PROBE])
+    completed = run_python("-I", "-c", _PROBE)
     found = json.loads(completed.stdout)
     assert found["finders"][0] == "ArmOnKerasImport"
     assert found["before"] == []
-    off = json.loads(_run(["-I", "-c", _PROBE], KERAS_SNAPSHOT_HOOK="0").stdout)
+    off = json.loads(run_python("-I", "-c", _PROBE, KERAS_SNAPSHOT_HOOK="0").stdout)
     assert "ArmOnKerasImport" not in off["finders"]
 
 
 def test_the_hook_arms_the_recorder_when_keras_is_imported() -> None:
-    completed = _run(["-I", "-c", _PROBE, "keras"])
+    completed = run_python("-I", "-c", _PROBE, "keras")
     assert completed.returncode == 0, completed.stderr[-3000:]
     found = json.loads(completed.stdout.strip().splitlines()[-1])
     assert found["armed"] is True

@@ -9,8 +9,6 @@ bit-exact.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -21,11 +19,12 @@ import pytest
 
 import snapshot
 from conftest import (
+    SCRIPTS,
     TESTS,
-    isolated_environment,
     randomize_weights,
     round_trip_in_isolation,
     run_isolated,
+    run_python,
 )
 
 RNG = np.random.default_rng(23)
@@ -305,15 +304,7 @@ def test_a_model_without_call_and_wrong_inputs_is_told_what_to_pass(
 def test_module_level_preprocessing_adapted_by_the_training_script(
     tmp_path: Path,
 ) -> None:
-    scripts = TESTS / "assets" / "scripts"
-    completed = subprocess.run(
-        [sys.executable, str(scripts / "train_preprocessed.py"), str(tmp_path)],
-        cwd=scripts,
-        env=isolated_environment(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    completed = run_python(str(SCRIPTS / "train_preprocessed.py"), str(tmp_path))
     assert completed.returncode == 0, completed.stderr[-3000:]
     found = run_isolated(
         f"""

@@ -7,26 +7,15 @@ folder. The snapshot (verified at save time) must load with neither.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from conftest import TESTS, isolated_environment, run_isolated
-
-SCRIPTS = TESTS / "assets" / "scripts"
+from conftest import SCRIPTS, run_isolated, run_python
 
 
 def test_model_class_in_the_training_script(tmp_path: Path) -> None:
-    completed = subprocess.run(
-        [sys.executable, str(SCRIPTS / "train_net.py"), str(tmp_path)],
-        cwd=SCRIPTS,
-        env=isolated_environment(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    completed = run_python(str(SCRIPTS / "train_net.py"), str(tmp_path))
     assert completed.returncode == 0, completed.stderr[-3000:]
     found = run_isolated(
         f"""
