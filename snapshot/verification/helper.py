@@ -59,11 +59,12 @@ def main() -> None:
         die_with_parent(signal.SIGTERM)
     if os.getppid() != parent:  # the parent died before the tie was made
         return
-    signal.signal(signal.SIGTERM, _exit_on_signal)
     # Answers go out on a private copy of stdout; anything else printed goes to stderr.
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
-    Helper(answers).serve()
+    helper = Helper(answers)
+    signal.signal(signal.SIGTERM, helper.stop_on_signal)
+    helper.serve()
 
 
 def die_with_parent(signal_number: int) -> None:
@@ -74,10 +75,6 @@ def die_with_parent(signal_number: int) -> None:
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal_number, 0, 0, 0)
-
-
-def _exit_on_signal(number: int, frame: Any) -> None:
-    raise SystemExit(128 + number)
 
 
 @dataclass(frozen=True)
@@ -95,6 +92,7 @@ class Helper:
     """The helper's loop: read requests, hand each to a spare, answer."""
 
     def __init__(self, answers: Any) -> None:
+        self.pid = os.getpid()
         self.answers = answers
         self.spare: Spare | None = None
         #: Spares killed after answering, reaped once their answer is sent.
@@ -116,11 +114,24 @@ class Helper:
                 if self.spare is None and not hazard:
                     self.spare = fork_spare(self.answers.fileno())
         finally:
-            # The parent's death closes the input and then sends SIGTERM: the
-            # second must not cut short the cleanup the first started.
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            self._stop_spare()
-            self._remove_folders()
+            self.shut_down()
+
+    def shut_down(self) -> None:
+        """Stop the spare and remove the folders; safe to run twice."""
+        self._stop_spare()
+        self._remove_folders()
+
+    def stop_on_signal(self, number: int, frame: Any) -> None:
+        """SIGTERM: clean up and exit at once.
+
+        The parent's death closes the input and then sends SIGTERM, which may
+        land anywhere in serve(), its cleanup included: so the cleanup is
+        finished here, in full, and nothing unwinds into a half-done one.
+        """
+        if os.getpid() != self.pid:  # a spare not yet past its own setup
+            os._exit(128 + number)
+        self.shut_down()
+        os._exit(128 + number)
 
     def _start(self) -> str:
         """Import Keras and the check; say so, with any reason not to fork."""
