@@ -2,15 +2,17 @@
 
 It is started by :mod:`snapshot.verification.warm` in an empty folder, with
 the verifying child's environment (accelerators hidden). It imports Keras, its
-backend and the check, runs nothing else, and then keeps one *spare*: a child
-forked in advance that starts the backend's runtime (a one-layer warm-up, then
-``keras.backend.clear_session()``) and waits. A request is handed to the
-spare, which first blocks that request's packages and limits its memory
+backend and the check, runs nothing else, and then keeps two *spares*:
+children forked in advance that start the backend's runtime (see
+:func:`_warm_up`) and wait. A request is handed to the older spare, which
+first blocks that request's packages and limits its memory
 (:func:`snapshot.verification.isolation.isolate`), then does exactly what a
 fresh verifying interpreter does, answers, and exits. The helper supervises
-it: past the timeout it kills the spare's process group. Then it forks the
-next spare. No archive's code ever runs in the helper itself, and every check
-starts from the same state.
+it: past the timeout it kills the spare's process group. Then it forks a
+spare to replace it. Two, because a spare's warm-up takes about as long as
+a small model's check: with one, a save right after another waited for it.
+No archive's code ever runs in the helper itself, and every check starts
+from the same state.
 
 The runtime is started in the spare, never in the helper: a runtime's thread
 pools do not survive a fork. The helper reports why it must not fork (see
@@ -42,6 +44,8 @@ from typing import Any
 
 #: ``prctl`` option: a signal sent to this process when its parent dies (Linux).
 _PR_SET_PDEATHSIG = 1
+#: Spares kept warmed up and waiting.
+SPARES = 2
 #: Exit status of a spare whose warm-up failed: it never took a request.
 _WARM_UP_FAILED = 3
 #: Seconds a spare that answered gets to exit before it is killed.
@@ -94,7 +98,10 @@ class Helper:
     def __init__(self, answers: Any) -> None:
         self.pid = os.getpid()
         self.answers = answers
-        self.spare: Spare | None = None
+        #: Spares waiting for a request, oldest (most likely warmed up) first.
+        self.spares: list[Spare] = []
+        #: The spare checking a request, if one is.
+        self.busy: Spare | None = None
         #: Spares killed after answering, reaped once their answer is sent.
         self.killed: list[int] = []
         self.request_folder: Path | None = None
@@ -103,7 +110,7 @@ class Helper:
         try:
             hazard = self._start()
             if not hazard:
-                self.spare = fork_spare(self.answers.fileno())
+                self._fork_spares()
             for line in _lines(sys.stdin.fileno()):
                 request = json.loads(line)
                 if request.get("shutdown"):
@@ -111,14 +118,14 @@ class Helper:
                 self._answer(self._run(request))
                 while self.killed:
                     _reap(self.killed.pop(), block=True)
-                if self.spare is None and not hazard:
-                    self.spare = fork_spare(self.answers.fileno())
+                if not hazard:
+                    self._fork_spares()
         finally:
             self.shut_down()
 
     def shut_down(self) -> None:
-        """Stop the spare and remove the folders; safe to run twice."""
-        self._stop_spare()
+        """Stop the spares and remove the folders; safe to run twice."""
+        self._stop_spares()
         self._remove_folders()
 
     def stop_on_signal(self, number: int, frame: Any) -> None:
@@ -158,18 +165,19 @@ class Helper:
         return hazard
 
     def _run(self, request: dict[str, Any]) -> dict[str, Any]:
-        if self.spare is None:
+        if not self.spares:
             return {"unavailable": "the warm verifier cannot fork here"}
-        finished = _reap(self.spare.pid, block=False)
+        spare = self.spares.pop(0)
+        finished = _reap(spare.pid, block=False)
         if finished is not None:
-            _close(self.spare)
-            self.spare = None
+            _close(spare)
             return {
                 "unavailable": f"the spare verifier exited early (status {finished})"
             }
-        # Kept if this is interrupted, for serve() to remove.
+        # Both kept if this is interrupted, for serve() to stop and remove.
+        self.busy = spare
         self.request_folder = Path(request["folder"])
-        answer = self._supervise(self.spare, request)
+        answer = self._supervise(spare, request)
         self.request_folder = None
         return answer
 
@@ -177,7 +185,7 @@ class Helper:
         """Hand ``request`` to ``spare`` and wait, at most its timeout, for the answer.
 
         The spare is used up either way; if this is interrupted, it is left
-        in ``self.spare`` for serve() to stop.
+        in ``self.busy`` for serve() to stop.
         """
         deadline = time.monotonic() + float(request["timeout"])
         try:
@@ -211,7 +219,7 @@ class Helper:
         # be removed at once. One that answered was only exiting.
         _kill_group(spare.pid)
         _close(spare)
-        self.spare = None
+        self.busy = None
         self.killed.append(spare.pid)
         status = None if answer or timed_out else _reap(self.killed.pop(), block=True)
         if "unavailable" in answer:
@@ -229,12 +237,17 @@ class Helper:
         self.answers.write(json.dumps(message) + "\n")
         self.answers.flush()
 
-    def _stop_spare(self) -> None:
-        if self.spare is not None:
-            _kill_group(self.spare.pid)
-            _reap(self.spare.pid, block=True)
-            _close(self.spare)
-            self.spare = None
+    def _fork_spares(self) -> None:
+        while len(self.spares) < SPARES:
+            self.spares.append(fork_spare(self.answers.fileno(), self.spares))
+
+    def _stop_spares(self) -> None:
+        running = [spare for spare in (self.busy, *self.spares) if spare is not None]
+        for spare in running:
+            _kill_group(spare.pid)
+            _reap(spare.pid, block=True)
+            _close(spare)
+        self.busy, self.spares = None, []
         while self.killed:
             _reap(self.killed.pop(), block=True)
 
@@ -252,11 +265,13 @@ class Helper:
             shutil.rmtree(own, ignore_errors=True)
 
 
-def fork_spare(helper_answers: int) -> Spare:
+def fork_spare(helper_answers: int, others: list[Spare]) -> Spare:
     """Fork a child that warms the backend up and waits for one request.
 
     The child closes ``helper_answers``, the helper's own channel to the
-    saving process: nothing the check runs can write to it.
+    saving process, and the pipes of the ``others`` spares: nothing the check
+    runs can write to the saving process, or hand another spare a request or
+    read its answer.
     """
     request_read, request_write = os.pipe()
     answer_read, answer_write = os.pipe()
@@ -266,6 +281,8 @@ def fork_spare(helper_answers: int) -> Spare:
         try:
             for fd in (request_write, answer_read, helper_answers):
                 os.close(fd)
+            for other in others:
+                _close(other)
             status = _spare(request_read, answer_write)
         finally:
             os._exit(status)

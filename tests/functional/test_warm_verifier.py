@@ -503,6 +503,31 @@ def test_the_helper_is_reused_across_saves(tmp_path: Path) -> None:
     assert os.path.exists(f"/proc/{helper.pid}")
 
 
+def test_each_spare_holds_only_its_own_pipes(tmp_path: Path) -> None:
+    # A check must not be able to hand another spare a request or read its answer.
+    start_warm_verifier()
+    helper = warm.running()
+    assert helper is not None
+    model = StoresUnits(2)
+    model(BATCH)
+    snapshot.save(model, tmp_path / "saved", layout="dir")  # used one, forked one
+
+    def pipes(pid: int) -> set[str]:
+        links = (os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir())
+        return {link for link in links if link.startswith("pipe:")}
+
+    def spares() -> list[int]:
+        # The used one is gone (reaped) and its replacement forked, a moment after the answer.
+        return [pid for pid in _descendants(helper.pid) if pipes(pid)]
+
+    assert _eventually(lambda: len(spares()) == 2 == len(_descendants(helper.pid)))
+
+    first, second = (pipes(pid) for pid in spares())
+    assert first and second  # each its request and answer pipes
+    assert not first & second
+    assert first | second <= pipes(helper.pid)
+
+
 _MALFORMED_SETTINGS = {
     "verification timeout malformed": (
         "KERAS_SNAPSHOT_VERIFY_TIMEOUT",
