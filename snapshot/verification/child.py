@@ -94,8 +94,7 @@ def _fingerprint(value: Any) -> tuple[tuple[int, ...], str, str]:
     import numpy as np
 
     array = np.ascontiguousarray(value)
-    return (
-        tuple(array.shape),
-        array.dtype.str,
-        hashlib.sha256(array.tobytes()).hexdigest(),
-    )
+    # Hashed in place: a copy of every array (tobytes) was a fifth of the count.
+    flat = None if array.dtype.hasobject else array.reshape(-1).view(np.uint8)
+    data = array.tobytes() if flat is None else flat.data
+    return (tuple(array.shape), array.dtype.str, hashlib.sha256(data).hexdigest())
