@@ -131,13 +131,17 @@ def weights_file_bytes(model: keras.Model) -> memoryview | None:
     """The model's ``.weights.h5`` in memory, or None when too large to hold there."""
     if estimated_weights_bytes(model) > IN_MEMORY_LIMIT:
         return None
-    captured = capture_weights(model)
-    if captured is None:
+    operations = keras_compat.weights_operations(model)
+    if operations is None:
         with tempfile.TemporaryDirectory(prefix="snapshot-weights-") as folder:
             path = Path(folder) / "model.weights.h5"
             model.save_weights(path)
             return memoryview(path.read_bytes())
-    return captured.to_h5()
+    # Written as Keras writes them, one variable's host copy at a time: no
+    # host copy of all of them at once, as a checkpoint written later needs.
+    buffer = io.BytesIO()
+    keras_compat.write_weights_operations(operations, buffer)
+    return buffer.getbuffer()
 
 
 def estimated_weights_bytes(model: keras.Model) -> int:

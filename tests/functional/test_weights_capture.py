@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 
 from fitted import Regressor, ScaledSquaredError
-from snapshot.capture.weights import WeightsCapture
+from snapshot.capture.weights import WeightsCapture, weights_file_bytes
 
 
 def _contents(file: Any) -> list[tuple[str, dict[str, Any], bytes | None]]:
@@ -49,6 +49,10 @@ def test_each_capture_matches_save_weights(tmp_path: Path) -> None:
         model.save_weights(tmp_path / f"{round_}.weights.h5")
         expected = _contents(tmp_path / f"{round_}.weights.h5")
         assert _contents(io.BytesIO(bytes(captured.to_h5()))) == expected
+        # What snapshot.save writes, straight from the variables.
+        written = weights_file_bytes(model)
+        assert written is not None
+        assert _contents(io.BytesIO(bytes(written))) == expected
         # The optimizer's arrays are traced back to its variables, so the
         # layout walk is kept for the next capture (the point of the class).
         assert capture.layout_kept
