@@ -15,8 +15,11 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import importlib.abc
 import importlib.util
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from snapshot.errors import SourceSyntaxError
 from snapshot.model import (
@@ -99,13 +102,41 @@ def read_module(source: ModuleSource) -> ModuleIndex:
     """
     if source.session is not None:
         return _read_session(source, source.session)
-    stat = source.path.stat()
+    try:
+        stat = source.path.stat()
+    except FileNotFoundError:
+        raw = _source_from_loader(source)
+        if raw is None:
+            raise
+        return _index_source(source, raw)
     return _read_module(source, stat.st_mtime_ns, stat.st_size)
+
+
+def _source_from_loader(source: ModuleSource) -> bytes | None:
+    """The source an imported module's loader serves when its file is gone.
+
+    A model loaded from a snapshot runs the approved module, whose temporary
+    file was removed once it loaded; saving that model again reads it here.
+    """
+    module = sys.modules.get(source.name)
+    loader = getattr(module, "__loader__", None)
+    if module is None or not isinstance(loader, importlib.abc.InspectLoader):
+        return None
+    if Path(getattr(module, "__file__", None) or "").resolve() != source.path:
+        return None
+    try:
+        text = loader.get_source(source.name)
+    except ImportError:
+        return None
+    return None if text is None else text.encode("utf-8")
 
 
 @functools.lru_cache(maxsize=1024)
 def _read_module(source: ModuleSource, mtime_ns: int, size: int) -> ModuleIndex:
-    raw = source.path.read_bytes()
+    return _index_source(source, source.path.read_bytes())
+
+
+def _index_source(source: ModuleSource, raw: bytes) -> ModuleIndex:
     text = importlib.util.decode_source(raw)
     try:
         tree = ast.parse(text, filename=str(source.path))

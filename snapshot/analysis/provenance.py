@@ -74,7 +74,12 @@ def describe_sources(
             if cell.label in cells_used and not listed:
                 files.append(SourceFile(index.source.name, cell.label, cell.sha256))
                 notebook = notebook or cell.execution_count is not None
-    paths = [index.source.path for index in modules if index.source.session is None]
+    # A module read through its loader (a loaded snapshot's) has no file left.
+    paths = [
+        index.source.path
+        for index in modules
+        if index.source.session is None and index.source.path.is_file()
+    ]
     return Provenance(
         files=tuple(files),
         git=_git_state(paths) if record_git and paths else None,

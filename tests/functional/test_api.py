@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import snapshot
+from conftest import run_isolated
 from snapshot.capture import record
 from statecases.models import HidesUnits, StoresUnits, TakesActivation
 
@@ -254,3 +255,24 @@ def test_left_out_method_and_rewrite_in_one_class(tmp_path: Path) -> None:
     assert "class StoresUnits" not in text
     loaded = snapshot.load(folder)
     np.testing.assert_array_equal(np.asarray(loaded(BATCH)), np.asarray(model(BATCH)))
+
+
+def test_a_loaded_snapshot_saves_again(tmp_path: Path) -> None:
+    # Load, train on, save: the loaded model's code is the approved module,
+    # whose temporary file is gone; its loader still serves the source.
+    model = StoresUnits(3)
+    model(BATCH)
+    loaded = snapshot.load(snapshot.save(model, tmp_path / "first.snapshot"))
+    loaded.layers[0].kernel.assign(loaded.layers[0].kernel * 2.0)
+    again = snapshot.save(loaded, tmp_path / "again.snapshot")  # verified
+    found = run_isolated(
+        f"""
+        import json, numpy as np, snapshot
+        model = snapshot.load({str(again)!r})
+        batch = np.arange(6, dtype="float32").reshape(2, 3)
+        print(json.dumps(np.asarray(model(batch)).tolist()))
+        """,
+        blocked=("statecases",),
+        workdir=tmp_path / "empty",
+    )
+    np.testing.assert_array_equal(np.asarray(found, "float32"), loaded(BATCH))
