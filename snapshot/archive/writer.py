@@ -2,6 +2,9 @@
 
 Members are staged beside the target in a temporary folder and the finished
 archive is renamed into place, so an archive appears whole or not at all.
+The writer holds a lock on a file in its staging folder while it writes; a
+staging folder whose lock can be taken was left by a writer that died
+(killed mid-write), and the next write into the same folder removes it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,6 +26,11 @@ from snapshot.archive.manifest import (
 )
 from snapshot.archive.streams import file_opener, hash_streaming, sha256_bytes
 from snapshot.errors import ArchiveError, one_line
+
+try:
+    import fcntl
+except ImportError:  # Windows: staging folders of killed writers stay
+    fcntl = None  # type: ignore[assignment]
 
 #: Builds the manifest from the members' hashes and the verification record.
 ManifestBuilder = Callable[[dict[str, str], VerificationRecord | None], ArchiveManifest]
@@ -96,10 +104,14 @@ def _write_staged(
     *,
     layout: str,
 ) -> ArchiveManifest:
-    with tempfile.TemporaryDirectory(
-        prefix=".snapshot-", dir=path.parent
-    ) as staging_name:
+    with (
+        tempfile.TemporaryDirectory(
+            prefix=_STAGING_PREFIX, dir=path.parent
+        ) as staging_name,
+        _owned(Path(staging_name)),
+    ):
         staging = Path(staging_name)
+        _remove_abandoned_staging(path.parent, own=staging)
         folder = staging / "members"
         folder.mkdir()
         built = staging / "archive.zip" if layout == "zip" else folder
@@ -126,6 +138,50 @@ def _write_staged(
             _append_manifest(built, manifest.to_json())
         _replace(built, path)
     return manifest
+
+
+_STAGING_PREFIX = ".snapshot-"
+#: Locked by the writer for as long as its staging folder exists.
+_OWNER_NAME = "owner.lock"
+
+
+@contextlib.contextmanager
+def _owned(staging: Path) -> Iterator[None]:
+    """Hold the lock that marks ``staging`` as being written by this process."""
+    if fcntl is None:
+        yield
+        return
+    # Locked before it gets its name: an owner file is never seen unlocked
+    # while its writer lives.
+    pending = staging / f"{_OWNER_NAME}.pending"
+    descriptor = os.open(pending, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        os.rename(pending, staging / _OWNER_NAME)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _remove_abandoned_staging(folder: Path, *, own: Path) -> None:
+    """Remove staging folders in ``folder`` whose writer died (their lock is free)."""
+    if fcntl is None:
+        return
+    for candidate in folder.glob(f"{_STAGING_PREFIX}*"):
+        if candidate == own:
+            continue
+        try:
+            descriptor = os.open(candidate / _OWNER_NAME, os.O_RDONLY)
+        except OSError:
+            continue  # not a staging folder, or its writer is just starting
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its writer is alive
+        else:
+            shutil.rmtree(candidate, ignore_errors=True)
+        finally:
+            os.close(descriptor)
 
 
 def _hashes(members: dict[str, bytes]) -> dict[str, str]:

@@ -216,6 +216,29 @@ def test_a_run_killed_mid_write_leaves_the_previous_checkpoint_whole(
     assert opened.manifest.checkpoint.epoch == 2
     loaded = snapshot.load(tmp_path / "ckpt-2.snapshot")
     assert int(loaded.optimizer.iterations.numpy()) == 2 * 64 // 16
+    # The next write into the folder finds the dead writer's staging folder
+    # unlocked and removes it.
+    snapshot.save(loaded, tmp_path / "after.snapshot", verify=False)
+    assert not list(tmp_path.glob(".snapshot-*"))
+
+
+def test_a_live_writers_staging_folder_is_left_alone(tmp_path: Path) -> None:
+    # A writer holds a lock on its staging folder's owner file while it writes.
+    import fcntl
+
+    x, _ = _data()
+    model = _compiled()
+    model(x[:2])
+    live, starting = tmp_path / ".snapshot-live", tmp_path / ".snapshot-starting"
+    live.mkdir()
+    starting.mkdir()  # made, its owner file not yet in place
+    with open(live / "owner.lock", "w") as owner:
+        fcntl.flock(owner, fcntl.LOCK_EX)
+        snapshot.save(model, tmp_path / "other.snapshot", verify=False)
+        assert live.is_dir() and starting.is_dir()
+    # Its writer gone (the lock released), the next write removes it.
+    snapshot.save(model, tmp_path / "another.snapshot", verify=False)
+    assert not live.exists() and starting.is_dir()
 
 
 @pytest.mark.parametrize(
