@@ -28,6 +28,7 @@ from snapshot.errors import (
     ArchiveError,
     UntrustedArchiveError,
     WeightsError,
+    describe_failure,
     one_line,
 )
 
@@ -105,10 +106,52 @@ def build_from_opened(
     )
     try:
         return load_model(weights_path, **options)
-    except ValueError as error:
-        raise WeightsError(
-            f"{path}: the weights do not fit the model: {one_line(error)}"
-        ) from None
+    except Exception as error:
+        step = _step_of_load_model(error, module)
+        if step in _MODULE_STEPS:
+            # The module's own code failed: say where, not that the weights do not fit.
+            raise ArchiveError(
+                f"{path}: {manifest.module} could not {_MODULE_STEPS[step]}: "
+                + describe_failure(
+                    error, at=_line_in(error, module_path, manifest.module)
+                )
+            ) from error
+        if isinstance(error, ValueError):
+            raise WeightsError(
+                f"{path}: the weights do not fit the model: {one_line(error)}"
+            ) from None
+        raise
+
+
+#: Functions of the generated module that load_model() calls before the weights.
+_MODULE_STEPS = {"build_model": "build the model", "compile_model": "compile the model"}
+
+
+def _line_in(error: BaseException, file: Path, name: str) -> str | None:
+    """``name:line`` of the innermost frame of ``error`` in ``file`` (its temporary copy)."""
+    found = None
+    traceback = error.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == str(file):
+            found = f"{name}:{traceback.tb_lineno}"
+        traceback = traceback.tb_next
+    return found
+
+
+def _step_of_load_model(error: BaseException, module: ModuleType) -> str | None:
+    """The name of what the module's load_model() was calling when ``error`` was raised."""
+    inside = False
+    traceback = error.__traceback__
+    while traceback is not None:
+        code = traceback.tb_frame.f_code
+        if inside:
+            return code.co_name
+        inside = (
+            code.co_name == "load_model"
+            and traceback.tb_frame.f_globals.get("__name__") == module.__name__
+        )
+        traceback = traceback.tb_next
+    return None
 
 
 class _ApprovedSourceLoader(importlib.abc.InspectLoader):

@@ -267,6 +267,23 @@ def test_a_module_nobody_here_saved_is_not_run_and_its_lint_is_advice(
     assert snapshot.load(bad, trust=f"sha256:{digest}").weights
 
 
+def test_a_module_that_fails_to_build_is_named_with_its_line(
+    good_archive: Path, tmp_path: Path
+) -> None:
+    # Not "the weights do not fit": the module's own code raised, and where.
+    code = '\n\ndef build_model():\n    raise ValueError("units must be positive")\n'
+    bad = _rehashed_module(good_archive, tmp_path / "fails.snapshot", code)
+    digest = hashlib.sha256(_members(bad)[_MODULE]).hexdigest()
+    line = _members(bad)[_MODULE].count(b"\n")
+    with pytest.raises(snapshot.ArchiveError) as raised:
+        snapshot.load(bad, trust=f"sha256:{digest}")
+    assert str(raised.value) == (
+        f"{bad}: {_MODULE} could not build the model: "
+        f"{_MODULE}:{line}: ValueError: units must be positive"
+    )
+    assert not isinstance(raised.value, snapshot.WeightsError)
+
+
 # Command-line input beyond tests/functional/test_cli_errors.py.
 _SEED = f"{REPO / 'examples' / 'seed_custom_layer.py'}:MyModel"
 _HIDES = "statecases.models:HidesUnits"
