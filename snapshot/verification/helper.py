@@ -124,7 +124,12 @@ class Helper:
             self.shut_down()
 
     def shut_down(self) -> None:
-        """Stop the spares and remove the folders; safe to run twice."""
+        """Stop the spares and remove the folders, with SIGTERM held off meanwhile.
+
+        A SIGTERM that came first runs this from its handler, which exits;
+        one that comes later waits, so the two never overlap.
+        """
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         self._stop_spares()
         self._remove_folders()
 
@@ -132,7 +137,7 @@ class Helper:
         """SIGTERM: clean up and exit at once.
 
         The parent's death closes the input and then sends SIGTERM, which may
-        land anywhere in serve(), its cleanup included: so the cleanup is
+        land anywhere in serve() before its cleanup: so the cleanup is
         finished here, in full, and nothing unwinds into a half-done one.
         """
         if os.getpid() != self.pid:  # a spare not yet past its own setup
@@ -167,10 +172,14 @@ class Helper:
     def _run(self, request: dict[str, Any]) -> dict[str, Any]:
         if not self.spares:
             return {"unavailable": "the warm verifier cannot fork here"}
-        spare = self.spares.pop(0)
-        finished = _reap(spare.pid, block=False)
-        if finished is not None:
+        finished = None
+        while self.spares:
+            spare = self.spares.pop(0)
+            finished = _reap(spare.pid, block=False)
+            if finished is None:
+                break
             _close(spare)
+        else:
             return {
                 "unavailable": f"the spare verifier exited early (status {finished})"
             }
@@ -238,16 +247,21 @@ class Helper:
         self.answers.flush()
 
     def _fork_spares(self) -> None:
-        while len(self.spares) < SPARES:
-            self.spares.append(fork_spare(self.answers.fileno(), self.spares))
+        # A SIGTERM between the fork and the append would miss the new spare.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            while len(self.spares) < SPARES:
+                self.spares.append(fork_spare(self.answers.fileno(), self.spares))
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
     def _stop_spares(self) -> None:
         running = [spare for spare in (self.busy, *self.spares) if spare is not None]
+        self.busy, self.spares = None, []
         for spare in running:
             _kill_group(spare.pid)
             _reap(spare.pid, block=True)
             _close(spare)
-        self.busy, self.spares = None, []
         while self.killed:
             _reap(self.killed.pop(), block=True)
 
@@ -275,6 +289,7 @@ def fork_spare(helper_answers: int, others: list[Spare]) -> Spare:
     """
     request_read, request_write = os.pipe()
     answer_read, answer_write = os.pipe()
+    helper = os.getpid()
     pid = os.fork()
     if pid == 0:  # the spare
         status = 1
@@ -283,7 +298,7 @@ def fork_spare(helper_answers: int, others: list[Spare]) -> Spare:
                 os.close(fd)
             for other in others:
                 _close(other)
-            status = _spare(request_read, answer_write)
+            status = _spare(request_read, answer_write, helper=helper)
         finally:
             os._exit(status)
     # Set from both sides: whichever runs first, the group exists before a kill.
@@ -294,14 +309,17 @@ def fork_spare(helper_answers: int, others: list[Spare]) -> Spare:
     return Spare(pid, request_write, answer_read)
 
 
-def _spare(requests: int, answers: int) -> int:
+def _spare(requests: int, answers: int, *, helper: int) -> int:
     """What the spare does; returns its exit status."""
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
     # Killed with the helper; SIGTERM and SIGINT as in any fresh process.
     die_with_parent(signal.SIGKILL)
+    if os.getppid() != helper:  # the helper died before the tie was made
+        return 0
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     try:
         _warm_up()

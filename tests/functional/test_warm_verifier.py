@@ -399,8 +399,9 @@ def test_no_process_or_file_outlives_the_saving_process(
     assert saving.stdout.readline() == "saved\n"
     manifest = json.loads((tmp_path / "saved" / "snapshot.json").read_text())
     assert manifest["verification"]["method"] == METHODS["fork"]
+    # The helper and its two spares, the used one replaced (not a zombie).
+    assert _eventually(lambda: len(_live(_descendants(saving.pid))) == 3)
     descendants = _descendants(saving.pid)
-    assert descendants, "the warm verifier and its spare"
     assert list(temporary.iterdir()), "the warm verifier's folder"
     if ending == "exit":
         saving.stdin.close()
@@ -423,6 +424,19 @@ def _descendants(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
             found += [int(child), *_descendants(int(child))]
+    return found
+
+
+def _live(pids: list[int]) -> list[int]:
+    """Those of ``pids`` that run (neither ended nor zombies)."""
+    found = []
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            continue
+        if status.rsplit(")", 1)[1].split()[0] != "Z":
+            found.append(pid)
     return found
 
 
@@ -504,12 +518,14 @@ def test_the_helper_is_reused_across_saves(tmp_path: Path) -> None:
 
 
 def test_each_spare_holds_only_its_own_pipes(tmp_path: Path) -> None:
-    # A check must not be able to hand another spare a request or read its answer.
+    # A spare inherits no pipe of the other's (nor can its check use one by mistake).
     start_warm_verifier()
     helper = warm.running()
     assert helper is not None
     model = StoresUnits(2)
     model(BATCH)
+    assert _eventually(lambda: len(_live(_descendants(helper.pid))) == 2)
+    before = set(_live(_descendants(helper.pid)))
     snapshot.save(model, tmp_path / "saved", layout="dir")  # used one, forked one
 
     def pipes(pid: int) -> set[str]:
@@ -517,11 +533,11 @@ def test_each_spare_holds_only_its_own_pipes(tmp_path: Path) -> None:
         return {link for link in links if link.startswith("pipe:")}
 
     def spares() -> list[int]:
-        # The used one is gone (reaped) and its replacement forked, a moment after the answer.
-        return [pid for pid in _descendants(helper.pid) if pipes(pid)]
+        # The used one gone and its replacement forked (not the used one dying).
+        found = _live(_descendants(helper.pid))
+        return found if len(found) == 2 and len(set(found) - before) == 1 else []
 
-    assert _eventually(lambda: len(spares()) == 2 == len(_descendants(helper.pid)))
-
+    assert _eventually(spares)
     first, second = (pipes(pid) for pid in spares())
     assert first and second  # each its request and answer pipes
     assert not first & second
