@@ -2,9 +2,10 @@
 
 Keras builds the ``.weights.h5`` of a ``.keras`` file in memory and stores it
 once; a snapshot does the same instead of writing a temporary file and copying
-it into the zip. The variables are first copied to host memory
-(:class:`WeightsCapture`), so a checkpoint can write them on another thread
-while training goes on, and two captures can be compared by layout.
+it into the zip (:func:`weights_file_bytes`). A checkpoint first copies the
+variables to host memory (:class:`WeightsCapture`), so that it can write
+them on another thread while training goes on, and so that two captures can
+be compared by layout.
 """
 
 from __future__ import annotations
@@ -122,11 +123,6 @@ class WeightsCapture:
         )
 
 
-def capture_weights(model: keras.Model) -> CapturedWeights | None:
-    """Host copies of ``model``'s variables; see :class:`WeightsCapture`."""
-    return WeightsCapture().capture(model)
-
-
 def weights_file_bytes(model: keras.Model) -> memoryview | None:
     """The model's ``.weights.h5`` in memory, or None when too large to hold there."""
     if estimated_weights_bytes(model) > IN_MEMORY_LIMIT:
@@ -137,8 +133,9 @@ def weights_file_bytes(model: keras.Model) -> memoryview | None:
             path = Path(folder) / "model.weights.h5"
             model.save_weights(path)
             return memoryview(path.read_bytes())
-    # Written as Keras writes them, one variable's host copy at a time: no
-    # host copy of all of them at once, as a checkpoint written later needs.
+    # Written as Keras writes them: the model's variables one host copy at a
+    # time (the optimizer's are copied by its own save_own_variables, during
+    # the walk), not all of them first, as a checkpoint written later needs.
     buffer = io.BytesIO()
     keras_compat.write_weights_operations(operations, buffer)
     return buffer.getbuffer()

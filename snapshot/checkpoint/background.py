@@ -31,10 +31,19 @@ class BackgroundWriter:
         self._pending = self._executor.submit(job)
 
     def wait(self) -> None:
-        """Block until the pending job is done; raise what it raised."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
+        """Block until the pending job is done; raise what it raised.
+
+        An interrupted wait (Ctrl-C) keeps the job pending: the next capture
+        refills the host arrays that job may still be writing.
+        """
+        pending = self._pending
+        if pending is None:
+            return
+        try:
             pending.result()
+        finally:
+            if pending.done():
+                self._pending = None
 
     def close(self) -> None:
         """Finish the pending job and stop the thread."""

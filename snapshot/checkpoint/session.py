@@ -11,7 +11,8 @@ verified again.
 
 Each save is split in two: :meth:`CheckpointSession.capture` runs on the
 training thread and copies what it needs from the live model; the job it
-returns writes the archive and can run on another thread.
+returns writes the archive and can run on another thread, but must finish
+before the next capture, which refills the same host arrays.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class CheckpointSession:
         """Copy what the checkpoint needs from ``model``; the job writes it at ``path``.
 
         Runs on the training thread. The job may run on any thread, after
-        training has moved on.
+        training has moved on, and must be done before the next capture.
         """
         weights = self._weights.capture(model)
         if weights is None:

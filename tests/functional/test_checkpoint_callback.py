@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import threading
 import zipfile
 from pathlib import Path
 
@@ -16,6 +21,7 @@ from conftest import SCRIPTS, TESTS, run_isolated, run_python
 from fitted import Regressor, ScaledSquaredError, WithinTolerance
 from snapshot.archive.manifest import CheckpointRecord
 from snapshot.archive.reader import read_archive
+from snapshot.checkpoint.background import BackgroundWriter
 from snapshot.checkpoint.session import CheckpointSession
 from snapshot.config import SnapshotConfig
 
@@ -222,23 +228,36 @@ def test_a_run_killed_mid_write_leaves_the_previous_checkpoint_whole(
     assert not list(tmp_path.glob(".snapshot-*"))
 
 
-def test_a_live_writers_staging_folder_is_left_alone(tmp_path: Path) -> None:
-    # A writer holds a lock on its staging folder's owner file while it writes.
+def test_only_a_dead_writers_staging_folder_is_removed(tmp_path: Path) -> None:
+    # A writer holds a lock on its staging folder's owner file, which names
+    # its host and process, while it writes.
     import fcntl
 
     x, _ = _data()
     model = _compiled()
     model(x[:2])
-    live, starting = tmp_path / ".snapshot-live", tmp_path / ".snapshot-starting"
-    live.mkdir()
-    starting.mkdir()  # made, its owner file not yet in place
-    with open(live / "owner.lock", "w") as owner:
-        fcntl.flock(owner, fcntl.LOCK_EX)
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    owners = {
+        "locked": f"{socket.gethostname()} {ended.pid}",
+        "running": f"{socket.gethostname()} {os.getpid()}",
+        "elsewhere": f"another-host {ended.pid}",
+        "dead": f"{socket.gethostname()} {ended.pid}",
+    }
+    for name, owner in owners.items():
+        (tmp_path / f".snapshot-{name}").mkdir()
+        (tmp_path / f".snapshot-{name}" / "owner.lock").write_text(owner + "\n")
+    (tmp_path / ".snapshot-starting").mkdir()  # its owner file not yet in place
+    with open(tmp_path / ".snapshot-locked" / "owner.lock") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
         snapshot.save(model, tmp_path / "other.snapshot", verify=False)
-        assert live.is_dir() and starting.is_dir()
+        left = sorted(p.name for p in tmp_path.glob(".snapshot-*"))
+        assert left == [f".snapshot-{n}" for n in sorted(set(owners) - {"dead"})] + [
+            ".snapshot-starting"
+        ]
     # Its writer gone (the lock released), the next write removes it.
     snapshot.save(model, tmp_path / "another.snapshot", verify=False)
-    assert not live.exists() and starting.is_dir()
+    assert not (tmp_path / ".snapshot-locked").exists()
 
 
 @pytest.mark.parametrize(
@@ -288,3 +307,18 @@ def test_the_module_is_reused_while_the_code_hashes_the_same(tmp_path: Path) -> 
     assert found["said"] == [
         f"generating and verifying the module again: {layers} changed"
     ]
+
+
+def test_an_interrupted_wait_leaves_the_write_pending() -> None:
+    # Ctrl-C while fit waits for a background write: the next wait (before the
+    # next capture refills the host arrays) still waits for that write.
+    writer = BackgroundWriter()
+    release = threading.Event()
+    writer.submit(lambda: release.wait(30))
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        writer.wait()
+    threading.Timer(0.3, release.set).start()
+    writer.wait()
+    assert release.is_set()
+    writer.close()
