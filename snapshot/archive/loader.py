@@ -112,9 +112,7 @@ def build_from_opened(
             # The module's own code failed: say where, not that the weights do not fit.
             raise ArchiveError(
                 f"{path}: {manifest.module} could not {_MODULE_STEPS[step]}: "
-                + describe_failure(
-                    error, at=_line_in(error, module_path, manifest.module)
-                )
+                + describe_failure(error, at=_line_in(error, module, manifest.module))
             ) from error
         if isinstance(error, ValueError):
             raise WeightsError(
@@ -127,12 +125,16 @@ def build_from_opened(
 _MODULE_STEPS = {"build_model": "build the model", "compile_model": "compile the model"}
 
 
-def _line_in(error: BaseException, file: Path, name: str) -> str | None:
-    """``name:line`` of the innermost frame of ``error`` in ``file`` (its temporary copy)."""
+def _line_in(error: BaseException, module: ModuleType, name: str) -> str | None:
+    """``name:line`` of the innermost frame of ``error`` in ``module``'s code.
+
+    Not by file name: its code names the temporary file of the load that
+    first ran it.
+    """
     found = None
     traceback = error.__traceback__
     while traceback is not None:
-        if traceback.tb_frame.f_code.co_filename == str(file):
+        if traceback.tb_frame.f_globals.get("__name__") == module.__name__:
             found = f"{name}:{traceback.tb_lineno}"
         traceback = traceback.tb_next
     return found

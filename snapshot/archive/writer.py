@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -157,14 +158,22 @@ def _owned(staging: Path) -> Iterator[None]:
     descriptor = os.open(pending, os.O_CREAT | os.O_WRONLY, 0o600)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
+        os.write(descriptor, f"{socket.gethostname()} {os.getpid()}\n".encode())
         os.rename(pending, staging / _OWNER_NAME)
         yield
     finally:
+        with contextlib.suppress(OSError):
+            os.unlink(staging / _OWNER_NAME)
         os.close(descriptor)
 
 
 def _remove_abandoned_staging(folder: Path, *, own: Path) -> None:
-    """Remove staging folders in ``folder`` whose writer died (their lock is free)."""
+    """Remove staging folders in ``folder`` whose writer died.
+
+    Its lock must be free and, as locks do not reach across hosts on every
+    network file system, its owner file must name this host and a process
+    that no longer runs.
+    """
     if fcntl is None:
         return
     for candidate in folder.glob(f"{_STAGING_PREFIX}*"):
@@ -176,12 +185,26 @@ def _remove_abandoned_staging(folder: Path, *, own: Path) -> None:
             continue  # not a staging folder, or its writer is just starting
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _writer_is_gone(os.read(descriptor, 512)):
+                shutil.rmtree(candidate, ignore_errors=True)
         except OSError:
-            continue  # its writer is alive
-        else:
-            shutil.rmtree(candidate, ignore_errors=True)
+            continue  # its writer holds the lock
         finally:
             os.close(descriptor)
+
+
+def _writer_is_gone(owner: bytes) -> bool:
+    """Whether the owner file's ``host pid`` names a process of this host that ended."""
+    host, _, pid = owner.decode("utf-8", "replace").strip().rpartition(" ")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it runs, as another user
+    return False
 
 
 def _hashes(members: dict[str, bytes]) -> dict[str, str]:
