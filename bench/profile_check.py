@@ -95,19 +95,23 @@ def _profile_in_child(archive: Path, digest: str) -> dict[str, float]:
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.close(read)
-        _warm_up()
-        os.chdir(tempfile.mkdtemp())
-        profile = cProfile.Profile()
-        start = time.perf_counter()
-        profile.enable()
-        found = check_in_this_process(str(archive), module_sha256=digest)
-        profile.disable()
-        row = {"check": time.perf_counter() - start, **_stage_times(profile)}
-        if found.get("error"):
-            row["error"] = found["error"]
-        os.write(write, json.dumps(row).encode())
-        os._exit(0)
+        row: dict[str, object] = {"error": "the child failed before the check ended"}
+        try:
+            os.close(read)
+            _warm_up()
+            os.chdir(tempfile.mkdtemp())
+            profile = cProfile.Profile()
+            start = time.perf_counter()
+            profile.enable()
+            found = check_in_this_process(str(archive), module_sha256=digest)
+            profile.disable()
+            row = {"check": time.perf_counter() - start, **_stage_times(profile)}
+            if found.get("error"):
+                row["error"] = found["error"]
+        finally:
+            # Never back into the parent's code, whatever happened here.
+            os.write(write, json.dumps(row).encode())
+            os._exit(0)
     os.close(write)
     with os.fdopen(read) as answer:
         row = json.loads(answer.read())
