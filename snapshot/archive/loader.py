@@ -107,12 +107,15 @@ def build_from_opened(
     try:
         return load_model(weights_path, **options)
     except Exception as error:
-        step = _step_of_load_model(error, module)
-        if step in _MODULE_STEPS:
+        frames = _frames_in(error, module)
+        names = [name for name, _ in frames]
+        # What load_model() was calling: the next of the module's frames.
+        called = names[names.index("load_model") + 1 :] if "load_model" in names else []
+        if called and called[0] in _MODULE_STEPS:
             # The module's own code failed: say where, not that the weights do not fit.
             raise ArchiveError(
-                f"{path}: {manifest.module} could not {_MODULE_STEPS[step]}: "
-                + describe_failure(error, at=_line_in(error, module, manifest.module))
+                f"{path}: {manifest.module} could not {_MODULE_STEPS[called[0]]}: "
+                + describe_failure(error, at=f"{manifest.module}:{frames[-1][1]}")
             ) from error
         if isinstance(error, ValueError):
             raise WeightsError(
@@ -125,35 +128,19 @@ def build_from_opened(
 _MODULE_STEPS = {"build_model": "build the model", "compile_model": "compile the model"}
 
 
-def _line_in(error: BaseException, module: ModuleType, name: str) -> str | None:
-    """``name:line`` of the innermost frame of ``error`` in ``module``'s code.
+def _frames_in(error: BaseException, module: ModuleType) -> list[tuple[str, int]]:
+    """``(function, line)`` of each frame of ``error`` in ``module``'s code, outermost first.
 
-    Not by file name: its code names the temporary file of the load that
-    first ran it.
+    Found by module, not by file name: its code names the temporary file of
+    the load that first ran it.
     """
-    found = None
+    found = []
     traceback = error.__traceback__
     while traceback is not None:
         if traceback.tb_frame.f_globals.get("__name__") == module.__name__:
-            found = f"{name}:{traceback.tb_lineno}"
+            found.append((traceback.tb_frame.f_code.co_name, traceback.tb_lineno))
         traceback = traceback.tb_next
     return found
-
-
-def _step_of_load_model(error: BaseException, module: ModuleType) -> str | None:
-    """The name of what the module's load_model() was calling when ``error`` was raised."""
-    inside = False
-    traceback = error.__traceback__
-    while traceback is not None:
-        code = traceback.tb_frame.f_code
-        if inside:
-            return code.co_name
-        inside = (
-            code.co_name == "load_model"
-            and traceback.tb_frame.f_globals.get("__name__") == module.__name__
-        )
-        traceback = traceback.tb_next
-    return None
 
 
 class _ApprovedSourceLoader(importlib.abc.InspectLoader):

@@ -203,7 +203,7 @@ def _writer_is_gone(owner: bytes) -> bool:
     except ProcessLookupError:
         return True
     except OSError:
-        return False  # it runs, as another user
+        pass  # it runs, as another user
     return False
 
 

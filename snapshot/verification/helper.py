@@ -96,7 +96,6 @@ class Helper:
     """The helper's loop: read requests, hand each to a spare, answer."""
 
     def __init__(self, answers: Any) -> None:
-        self.pid = os.getpid()
         self.answers = answers
         #: Spares waiting for a request, oldest (most likely warmed up) first.
         self.spares: list[Spare] = []
@@ -140,8 +139,6 @@ class Helper:
         land anywhere in serve() before its cleanup: so the cleanup is
         finished here, in full, and nothing unwinds into a half-done one.
         """
-        if os.getpid() != self.pid:  # a spare not yet past its own setup
-            os._exit(128 + number)
         self.shut_down()
         os._exit(128 + number)
 
