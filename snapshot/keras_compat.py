@@ -7,7 +7,9 @@ it. Importing this module does not import Keras.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -215,14 +217,62 @@ def weights_operations(model: Any) -> list[tuple[str, Any, Any]] | None:
             pass
 
     store = RecordingStore()
-    save_state(
-        model,
-        weights_store=store,
-        assets_store=None,
-        inner_path="",
-        visited_saveables=set(),
-    )
+    with attribute_skipsets_cached():
+        save_state(
+            model,
+            weights_store=store,
+            assets_store=None,
+            inner_path="",
+            visited_saveables=set(),
+        )
     return store.operations
+
+
+#: ``saving_lib.get_attr_skipset``'s answers by object type, kept across calls.
+_SKIPSETS: dict[str, Any] = {}
+_SKIPSET_TYPES = (
+    "Operation",
+    "Layer",
+    "Functional",
+    "Sequential",
+    "Metric",
+    "Optimizer",
+    "Loss",
+)
+
+
+@contextlib.contextmanager
+def attribute_skipsets_cached() -> Iterator[None]:
+    """Within this block, Keras' saving walk reuses its attribute skip sets.
+
+    ``saving_lib.get_attr_skipset`` builds a throwaway ``Layer()`` (about a
+    millisecond) for every layer it saves or loads, because Keras 3.15
+    caches the set under ``saving_attr_skipset_*`` and looks it up under
+    ``saving_attr_skiplist_*``. The sets are handed to it under the key it
+    reads for the duration of the block only, so Keras' own saving outside
+    it behaves as it always has.
+    """
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:
+        yield
+        return
+    tracker = global_state.GLOBAL_STATE_TRACKER
+    lent = []
+    for kind, skipset in _SKIPSETS.items():
+        if getattr(tracker, f"saving_attr_skiplist_{kind}", None) is None:
+            setattr(tracker, f"saving_attr_skiplist_{kind}", skipset)
+            lent.append(kind)
+    try:
+        yield
+    finally:
+        for kind in _SKIPSET_TYPES:
+            made = getattr(tracker, f"saving_attr_skipset_{kind}", None)
+            if isinstance(made, set):
+                _SKIPSETS.setdefault(kind, made)
+        for kind in lent:
+            with contextlib.suppress(AttributeError):
+                delattr(tracker, f"saving_attr_skiplist_{kind}")
 
 
 def write_weights_operations(

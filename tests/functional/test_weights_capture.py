@@ -59,3 +59,28 @@ def test_each_capture_matches_save_weights(tmp_path: Path) -> None:
         model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     names = [name for name, _, data in expected if data is not None]
     assert "optimizer/vars/1" in names  # the moments, made by the first fit
+
+
+def test_later_walks_reuse_keras_attribute_skipsets(tmp_path: Path) -> None:
+    import keras
+    from keras.src.backend.common import global_state
+
+    model = Regressor(5)
+    model(np.ones((1, 4), "float32"))
+    weights_file_bytes(model)  # the first walk computes the sets, as Keras does
+    before = keras.backend.get_uid("layer")
+    written = weights_file_bytes(model)
+    # Keras 3.15 builds a throwaway Layer() per layer walked; none here.
+    assert keras.backend.get_uid("layer") == before + 1
+    assert written is not None
+    model.save_weights(tmp_path / "keras.weights.h5")
+    assert _contents(io.BytesIO(bytes(written))) == _contents(
+        tmp_path / "keras.weights.h5"
+    )
+    # Lent for the walk only: Keras' own saving outside it is untouched.
+    lent = [
+        name
+        for name in vars(global_state.GLOBAL_STATE_TRACKER)
+        if name.startswith("saving_attr_skiplist_")
+    ]
+    assert lent == []
