@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import keras
 
@@ -27,13 +29,17 @@ from snapshot.errors import (
 from snapshot.model import ModelTarget, ModuleSource
 
 
-def import_target(target: str) -> type[keras.Model]:
-    """Import the class named by ``package.module:Class`` or ``path/to/file.py:Class``."""
-    module_part, sep, class_name = target.rpartition(":")
-    if not sep or not module_part or not class_name.isidentifier():
+def import_target(target: str) -> type[keras.Model] | Callable[..., Any]:
+    """Import what ``package.module:Name`` or ``path/to/file.py:Name`` names.
+
+    A subclass of ``keras.Model``, or a function taken to return a model (a
+    factory of a functional or Sequential graph, or of a subclassed model).
+    """
+    module_part, sep, name = target.rpartition(":")
+    if not sep or not module_part or not name.isidentifier():
         raise TargetNotFoundError(
-            f"target {target!r} is not of the form package.module:ClassName "
-            "or path/to/file.py:ClassName"
+            f"target {target!r} is not of the form package.module:Name "
+            "or path/to/file.py:Name (a model class or a function returning a model)"
         )
     if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
         module_name = _add_file_to_path(Path(module_part))
@@ -43,20 +49,24 @@ def import_target(target: str) -> type[keras.Model]:
         if "" not in sys.path and str(Path.cwd()) not in sys.path:
             sys.path.insert(0, str(Path.cwd()))
     module = _import_module(module_name)
-    found = getattr(module, class_name, None)
+    found = getattr(module, name, None)
     if found is None:
         raise TargetNotFoundError(
-            f"{getattr(module, '__file__', module_name)}: no class {class_name!r} "
-            f"in {module_name}"
+            f"{getattr(module, '__file__', module_name)}: no class or function "
+            f"{name!r} in {module_name}"
         )
     if isinstance(found, keras.Model):
         raise NotAModelError(
-            f"{target}: {class_name} is a model instance, not a class; save it from "
-            f"Python with snapshot.save({class_name}, path), or name its class "
+            f"{target}: {name} is a model instance, not a class; save it from "
+            f"Python with snapshot.save({name}, path), or name its class "
             f"({type(found).__name__}) and give --config"
         )
+    if inspect.isfunction(found):
+        return found
     if not (isinstance(found, type) and issubclass(found, keras.Model)):
-        raise NotAModelError(f"{target}: {class_name} is not a subclass of keras.Model")
+        raise NotAModelError(
+            f"{target}: {name} is neither a subclass of keras.Model nor a function"
+        )
     return found
 
 

@@ -95,8 +95,8 @@ def _model_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "--config",
             "config_text",
             metavar="JSON|FILE",
-            help="Constructor arguments of the model class, as a JSON object or a "
-            "JSON file. Default: none.",
+            help="Arguments of the model class's constructor (or of the factory "
+            "function), as a JSON object or a JSON file. Default: none.",
         ),
         click.option(
             "--input",
@@ -105,7 +105,7 @@ def _model_options(function: Callable[..., Any]) -> Callable[..., Any]:
             multiple=True,
             help="An input to build the model on, e.g. '1,3' or 'tokens=2,5:int32' "
             "(dtype defaults to float32). Repeat for several inputs: unnamed ones form "
-            "a list, named ones a dict.",
+            "a list, named ones a dict. Optional for a factory whose model comes built.",
         ),
         click.option(
             "--inputs",
@@ -152,8 +152,9 @@ def cli(context: click.Context, debug: bool) -> None:
 
 @cli.command(
     "model",
-    help="Snapshot the model class TARGET ('package.module:Class' or 'path/to/file.py:Class') "
-    "into an archive: the class is built with --config on the given inputs, its weights "
+    help="Snapshot the model made by TARGET ('package.module:Name' or 'path/to/file.py:Name', "
+    "Name a keras.Model subclass or a function that returns a model) into an archive: "
+    "TARGET is called with --config, the model built on the given inputs, its weights "
     f"loaded from --weights, then saved with its extracted source.\n\n{_EXIT_CODES_HELP}",
 )
 @_model_options
@@ -208,7 +209,7 @@ def model_command(
             model,
             output,
             inputs=options.inputs,
-            config=options.config,
+            config=options.constructor_config,
             intern=intern,
             extern=extern,
             layout=layout,
@@ -245,7 +246,7 @@ def source_command(
         text = api.module_source(
             model,
             inputs=options.inputs,
-            config=options.config,
+            config=options.constructor_config,
             intern=intern,
             extern=extern,
         )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from snapshot.analysis.modules import user_frame
 from snapshot.capture.state import check_config_names
 from snapshot.errors import (
     ModelStateError,
+    NotAModelError,
     UserCodeError,
     WeightsError,
     describe_failure,
@@ -32,10 +35,25 @@ class TargetOptions:
     """The command line's model options, each checked; nothing built yet."""
 
     target: str
-    model_class: type[keras.Model]
+    #: A keras.Model subclass, or a function that returns a model.
+    maker: type[keras.Model] | Callable[..., Any]
     config: dict[str, Any]
     weights: Path | None
+    #: None only for a factory, whose model may come built.
     inputs: Any
+
+    @property
+    def is_factory(self) -> bool:
+        return not isinstance(self.maker, type)
+
+    @property
+    def constructor_config(self) -> dict[str, Any] | None:
+        """The config as the class's constructor arguments; None for a factory.
+
+        A factory's model records its own: the arguments of the classes it
+        constructs, or its graph.
+        """
+        return None if self.is_factory else self.config
 
 
 def read_target_options(
@@ -50,32 +68,59 @@ def read_target_options(
     Target, config, weights, inputs: the first error names the first wrong
     thing, before any of the model's code runs beyond its module's import.
     """
-    model_class = import_target(target)
+    maker = import_target(target)
     config = parse_config(config_text)
-    check_config_names(model_class, config)
+    factory = not isinstance(maker, type)
+    if isinstance(maker, type):
+        check_config_names(maker, config)
+    else:
+        _check_factory_arguments(maker, config)
     weights_path = None if weights is None else check_weights_file(Path(weights))
-    inputs = parse_inputs(input_specs, inputs_file)
-    return TargetOptions(target, model_class, config, weights_path, inputs)
+    inputs = parse_inputs(input_specs, inputs_file, required=not factory)
+    return TargetOptions(target, maker, config, weights_path, inputs)
 
 
 def build_target_model(options: TargetOptions) -> keras.Model:
-    """Construct the class with the config, build it on the inputs, load the weights."""
-    cls, config = options.model_class, options.config
+    """Call the class or factory with the config, build the model on the inputs, load the weights."""
+    maker, config = options.maker, options.config
     try:
-        model = cls(**config)
+        model = maker(**config)
     except Exception as error:
         failure = describe_failure(error, at=user_frame(error))
         raise UserCodeError(
             f"{options.target}({_brief(config)}) failed: {failure}"
         ) from error
-    try:
-        model(options.inputs)
-    except Exception as error:
-        failure = describe_failure(error, at=user_frame(error))
-        raise ModelStateError(f"inputs do not fit {cls.__name__}: {failure}") from error
+    if not isinstance(model, keras.Model):
+        raise NotAModelError(
+            f"{options.target}({_brief(config)}) returned "
+            f"{type(model).__name__}, not a keras.Model"
+        )
+    name = type(model).__name__
+    if options.inputs is not None:
+        try:
+            model(options.inputs)
+        except Exception as error:
+            failure = describe_failure(error, at=user_frame(error))
+            raise ModelStateError(f"inputs do not fit {name}: {failure}") from error
+    elif not model.built:
+        raise ModelStateError(
+            f"{options.target} returned an unbuilt {name}: give --input SHAPE[:DTYPE] "
+            "(e.g. --input 1,3) or --inputs FILE.npz to build it on"
+        )
     if options.weights is not None:
         _load_weights(model, options.weights)
     return model
+
+
+def _check_factory_arguments(
+    factory: Callable[..., Any], config: dict[str, Any]
+) -> None:
+    try:
+        inspect.signature(factory).bind(**config)
+    except TypeError as error:
+        raise ModelStateError(
+            f"config does not fit {factory.__name__}(): {error}"
+        ) from None
 
 
 def check_weights_file(path: Path) -> Path:
@@ -110,12 +155,19 @@ def parse_config(text: str | None) -> dict[str, Any]:
     return config
 
 
-def parse_inputs(specs: tuple[str, ...], inputs_file: str | None) -> Any:
-    """``--input``/``--inputs``: zero arrays of the given shapes, or the arrays of an .npz."""
+def parse_inputs(
+    specs: tuple[str, ...], inputs_file: str | None, *, required: bool = True
+) -> Any:
+    """``--input``/``--inputs``: zero arrays of the given shapes, or the arrays of an .npz.
+
+    None when neither is given and they are not ``required``.
+    """
     if specs and inputs_file:
         raise ModelStateError("give either --input or --inputs, not both")
     if inputs_file is not None:
         return _read_npz(Path(inputs_file))
+    if not specs and not required:
+        return None
     if not specs:
         raise ModelStateError(
             "the model needs example inputs to be built: give --input SHAPE[:DTYPE] "

@@ -306,7 +306,36 @@ def _truncated_weights(tmp: Path) -> str:
     return str(tmp / "w.weights.h5")
 
 
+def _bad_factories(tmp: Path) -> str:
+    path = tmp / "bad_factories.py"
+    path.write_text(
+        "import keras\n\n\n"
+        "def make_nothing():\n    return 3\n\n\n"
+        "def make_unbuilt():\n    return keras.Sequential([keras.layers.Dense(2)])\n"
+    )
+    return str(path)
+
+
+_FACTORIES = str(REPO / "tests" / "assets" / "graphnets" / "factories.py")
+
 COMMAND_LINES: dict[str, tuple[Callable[[Path], list[str]], int, str]] = {
+    "factory arguments do not fit": (
+        lambda tmp: [f"{_FACTORIES}:make_sequential", "--config", '{"units": 3}'],
+        1,
+        "error: config does not fit make_sequential(): got an unexpected keyword "
+        "argument 'units'",
+    ),
+    "factory returns no model": (
+        lambda tmp: [f"{_bad_factories(tmp)}:make_nothing"],
+        1,
+        "error: {tmp}/bad_factories.py:make_nothing() returned int, not a keras.Model",
+    ),
+    "factory returns an unbuilt model": (
+        lambda tmp: [f"{_bad_factories(tmp)}:make_unbuilt"],
+        1,
+        "error: {tmp}/bad_factories.py:make_unbuilt returned an unbuilt Sequential: "
+        "give --input SHAPE[:DTYPE] (e.g. --input 1,3) or --inputs FILE.npz to build it on",
+    ),
     "config lacks a required argument": (
         lambda tmp: [_HIDES, "--input", "1,3"],
         1,

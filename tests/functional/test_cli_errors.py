@@ -49,16 +49,17 @@ _BAD_INPUTS = {
     ),
     "class not found": (
         [f"{_SEED}:Nope"],
-        f"error: {_SEED}: no class 'Nope' in seed_custom_layer",
+        f"error: {_SEED}: no class or function 'Nope' in seed_custom_layer",
     ),
     "not a model": (
         [f"{_SEED}:MyCustomLayer"],
-        f"error: {_SEED}:MyCustomLayer: MyCustomLayer is not a subclass of keras.Model",
+        f"error: {_SEED}:MyCustomLayer: MyCustomLayer is neither a subclass of "
+        "keras.Model nor a function",
     ),
     "malformed target": (
         ["seed_custom_layer"],
-        "error: target 'seed_custom_layer' is not of the form package.module:ClassName "
-        "or path/to/file.py:ClassName",
+        "error: target 'seed_custom_layer' is not of the form package.module:Name "
+        "or path/to/file.py:Name (a model class or a function returning a model)",
     ),
     "missing weights file": (
         [f"{_SEED}:MyModel", "--weights", "missing.weights.h5"],
