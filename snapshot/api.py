@@ -356,6 +356,9 @@ class GeneratedModule:
     module_state: ModuleState = field(default_factory=ModuleState)
     #: Their names in the generated module.
     captured_names: Mapping[SymbolRef, str] = field(default_factory=dict)
+    #: ``model/layer`` of each layer a graph builder writes from its config,
+    #: in the model's graphs and in module-level ones (a Sequential).
+    layers_from_config: tuple[str, ...] = ()
 
 
 def generate_module(
@@ -498,6 +501,7 @@ def _generate_module(
         captured_names={
             v.symbol: rewritten.name_of(v.symbol) for v in module_state.captured
         },
+        layers_from_config=tuple(dict.fromkeys(all_from_config(graph_sources))),
     )
 
 
@@ -701,7 +705,7 @@ def _manifest(
             dtype_policy=state.dtype_policy,
             inputs=specs_to_json(state.inputs),
             probe=PROBE_NAME,
-            layers_from_config=all_from_config(state.constructor),
+            layers_from_config=generated.layers_from_config,
         ),
         verification=verification,
         requirements=requirements.distributions,

@@ -374,3 +374,32 @@ def test_module_level_state_read_as_the_module_is_imported_is_refused(
         "value that the snapshot stores as state; read it inside a method instead.\n"
         f"    {path}:9  NORMALIZER (stored as state, made after the code)"
     )
+
+
+def test_module_level_layers_written_from_config_are_listed(tmp_path: Path) -> None:
+    """A module-level Sequential's own layer made before ``import snapshot``
+    (here: its recorded call forgotten) is written from its config, and the
+    manifest says so, as it does for the model's own graphs."""
+    from kinds import stem
+
+    from snapshot.api import module_source
+    from snapshot.capture.record import CONSTRUCTOR_CALLS
+
+    features = np.random.default_rng(2).normal(size=(2, 4)).astype("float32")
+    shift = stem.STEM.layers[1]
+    recorded = CONSTRUCTOR_CALLS.pop(shift)
+    try:
+        model = stem.StemmedRegressor(units=2)
+        model(features)
+        text = module_source(model, inputs=features)
+        found = round_trip_in_isolation(
+            {"stemmed": (model, features)}, tmp_path, blocked=("kinds",)
+        )
+    finally:
+        CONSTRUCTOR_CALLS[shift] = recorded
+    assert "Shift.from_config(" in text
+    assert found["stemmed"].get("error") is None, found
+    assert found["stemmed"]["diff"] == 0.0
+    with zipfile.ZipFile(tmp_path / "stemmed.snapshot") as opened:
+        manifest = json.loads(opened.read("snapshot.json"))
+    assert manifest["model"]["layers_from_config"] == ["stem/shift"]
