@@ -69,6 +69,12 @@ def session_source(*, held: Iterable[object] = ()) -> ModuleSource | None:
     )
 
 
+def session_cells() -> tuple[CodeCell, ...] | None:
+    """The session's cells as they are now; None when the interpreter kept none."""
+    found = _session_cells()
+    return None if found is None else found[1]
+
+
 def defined_where(obj: object) -> str | None:
     """The file name the code of a class or function carries, if it has code."""
     sites = _code_sites(obj)

@@ -5,9 +5,9 @@ the module and verifies it in a fresh interpreter; each later checkpoint
 writes only new weights (the optimizer's state included), probe outputs and
 manifest next to the same module bytes. A checkpoint reuses the verified
 module only while the weights have the same layout (paths, shapes, dtypes),
-the model is compiled with the same objects, and every source file the
-module came from still has the same sha256; otherwise it is generated and
-verified again.
+the model is compiled with the same objects, every source file the module
+came from still has the same sha256 and no notebook cell has run since;
+otherwise it is generated and verified again.
 
 Each save is split in two: :meth:`CheckpointSession.capture` runs on the
 training thread and copies what it needs from the live model; the job it
@@ -27,6 +27,7 @@ from typing import Any
 import keras
 
 from snapshot import keras_compat, progress
+from snapshot.analysis.session import session_cells
 from snapshot.api import (
     PreparedSnapshot,
     prepare,
@@ -197,6 +198,13 @@ def _why_not_reusable(
         return "the model was compiled again"
     stamps = _stamps(run.prepared)
     for index in run.prepared.generated.closure.modules_read:
+        session = index.source.session
+        if session is not None:
+            # A notebook has no file to stamp; cells run since (a helper
+            # redefined between two fit() calls) may change what the model does.
+            if session_cells() != session.cells:
+                return "cells of the session ran since"
+            continue
         path = index.source.path
         if stamps.get(path) == run.stamps.get(path):
             continue

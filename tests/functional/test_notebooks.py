@@ -23,6 +23,7 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import TESTS, isolated_environment, run_isolated
+from snapshot.archive.reader import read_archive
 
 NOTEBOOKS = TESTS / "assets" / "notebooks"
 
@@ -168,3 +169,30 @@ def test_magics_and_exec_in_a_notebook_are_refused_clearly(tmp_path: Path) -> No
         "Python does not keep; move it into a .py module or a notebook cell"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_after_cells_ran_holds_the_new_code(tmp_path: Path) -> None:
+    """One SnapshotCheckpoint across two fit() calls, a helper redefined
+    between them: the second run's checkpoint is generated and verified
+    anew, and loads to the live model's outputs."""
+    execute("checkpoint_runs.ipynb", tmp_path)
+    first = read_archive(tmp_path / "ckpt-1.snapshot")
+    second = read_archive(tmp_path / "ckpt-2.snapshot")
+    assert "keras.ops.tanh(x)" in first.module_text
+    assert "keras.ops.sigmoid(x) * 2.0" in second.module_text
+    assert second.manifest.verification is not None
+    assert "an earlier checkpoint" not in second.manifest.verification.method
+    found = run_isolated(
+        f"""
+        import json
+        import numpy as np
+        import snapshot
+        expected = np.load({str(tmp_path / "expected.npz")!r})
+        model = snapshot.load({str(tmp_path / "ckpt-2.snapshot")!r})
+        got = np.asarray(model(expected["x"]))
+        print(json.dumps({{"diff": float(np.abs(got - expected["y"]).max())}}))
+        """,
+        blocked=(),
+        workdir=tmp_path / "empty",
+    )
+    assert found == {"diff": 0.0}
