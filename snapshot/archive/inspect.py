@@ -60,9 +60,11 @@ def summary(described: dict[str, Any]) -> str:
     """The description as a few aligned, human-readable lines, unprintable characters escaped."""
     source = described["source"]
     versions = described["versions"]
+    # A functional or Sequential model of Keras' own classes has no source module.
+    origin = f"from {source['module']}" if source.get("module") else "from its graph"
     lines = [
         described["archive"],
-        f"  class          {described['class']} (from {source.get('module')})",
+        f"  class          {described['class']} ({origin})",
         f"  module         {described['module']}",
         f"  sha256         {described['module_sha256']}",
         f"  trusted        {described['trusted'] or 'no (see snapshot review)'}",

@@ -36,8 +36,10 @@ EXIT_INTERNAL_ERROR = 123
 
 _EXIT_CODES_HELP = (
     "Exit status: 0 on success; 1 when an input is wrong (target, weights, config, "
-    "inputs, output path); 2 on a command-line usage error; 3 when the model's code "
-    "uses something that cannot be extracted statically (every such place is listed); "
+    "inputs, output path) or the built model holds something that cannot be written "
+    "as code (a Lambda layer's lambda, say); 2 on a command-line usage error; 3 when "
+    "the model's source code uses something that cannot be extracted statically "
+    "(every such place is listed); "
     "4 when the snapshot does not reproduce the model in a fresh interpreter "
     "(nothing is written); 123 on an internal error."
 )
@@ -199,23 +201,25 @@ def model_command(
         from snapshot.archive.writer import check_destination
         from snapshot.cli.inputs import build_target_model, read_target_options
 
-        options = read_target_options(
-            target, config_text, input_specs, inputs_file, weights
-        )
         layout = "dir" if as_dir else "zip"
+        # Before the model's code is imported (and TensorFlow with it).
         check_destination(Path(output), layout=layout, overwrite=force)
-        model = build_target_model(options)
-        path = api.save(
-            model,
-            output,
-            inputs=options.inputs,
-            config=options.constructor_config,
-            intern=intern,
-            extern=extern,
-            layout=layout,
-            overwrite=force,
-            verify=not no_verify,
-        )
+        with _user_output_to_stderr():
+            options = read_target_options(
+                target, config_text, input_specs, inputs_file, weights
+            )
+            model = build_target_model(options)
+            path = api.save(
+                model,
+                output,
+                inputs=options.inputs,
+                config=options.constructor_config,
+                intern=intern,
+                extern=extern,
+                layout=layout,
+                overwrite=force,
+                verify=not no_verify,
+            )
         _echo(f"wrote {path}")
 
     _run(run, quiet=quiet)
@@ -239,17 +243,18 @@ def source_command(
         from snapshot import api
         from snapshot.cli.inputs import build_target_model, read_target_options
 
-        options = read_target_options(
-            target, config_text, input_specs, inputs_file, None
-        )
-        model = build_target_model(options)
-        text = api.module_source(
-            model,
-            inputs=options.inputs,
-            config=options.constructor_config,
-            intern=intern,
-            extern=extern,
-        )
+        with _user_output_to_stderr():
+            options = read_target_options(
+                target, config_text, input_specs, inputs_file, None
+            )
+            model = build_target_model(options)
+            text = api.module_source(
+                model,
+                inputs=options.inputs,
+                config=options.constructor_config,
+                intern=intern,
+                extern=extern,
+            )
         click.echo(text, nl=False)
 
     _run(run)
@@ -504,6 +509,15 @@ def _terminal_progress(*, enabled: bool) -> Iterator[None]:
     finally:
         LOGGER.removeHandler(handler)
         LOGGER.setLevel(level)
+
+
+def _user_output_to_stderr() -> contextlib.AbstractContextManager[Any]:
+    """What the model's code prints (``model.summary()`` in a factory) goes to stderr.
+
+    Standard output is the command's own: the generated module of ``source``,
+    which must stay valid Python, or the path ``model`` wrote.
+    """
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 def _import_keras_quietly() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,7 +141,16 @@ def parse_config(text: str | None) -> dict[str, Any]:
     if not text.lstrip().startswith("{"):
         path = Path(text)
         if not path.is_file():
-            raise ModelStateError(f"--config {text}: neither a JSON object nor a file")
+            try:
+                kind = type(json.loads(text)).__name__
+            except json.JSONDecodeError:
+                raise ModelStateError(
+                    f"--config {text}: neither a JSON object nor a file"
+                ) from None
+            raise ModelStateError(
+                f"--config {text}: a JSON {kind}, not an object of arguments "
+                """(e.g. '{"units": 4}')"""
+            )
         source, text = str(path), path.read_text(encoding="utf-8")
     try:
         config = json.loads(text)
@@ -216,13 +226,44 @@ def _read_npz(path: Path) -> Any:
     return arrays
 
 
+_NOT_LOADED = re.compile(r"A total of (\d+) objects could not be loaded")
+_SHAPES = re.compile(
+    r"variable\.shape=(\([^)]*\)), Received: value\.shape=(\([^)]*\))"
+    r".*?<Variable path=([^,>]+)",
+    re.DOTALL,
+)
+
+
 def _load_weights(model: keras.Model, path: Path) -> None:
-    try:
-        model.load_weights(path)
-    except Exception as error:
-        raise WeightsError(
-            f"{path}: cannot load into {type(model).__name__}: {one_line(error)}"
-        ) from None
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path)
+        except Exception as error:
+            # Keras' warnings ("skipping nested container") and the values it
+            # prints would bury the one line that says what does not fit.
+            raise WeightsError(
+                f"{path}: cannot load into {type(model).__name__}: "
+                f"{_weights_mismatch(error)}"
+            ) from None
+    for warning in said:
+        warnings.warn_explicit(
+            warning.message, warning.category, warning.filename, warning.lineno
+        )
+
+
+def _weights_mismatch(error: Exception) -> str:
+    """Keras' shape-mismatch error without the variable's values; else its message."""
+    text = str(error)
+    count, shapes = _NOT_LOADED.search(text), _SHAPES.search(text)
+    if count is None or shapes is None:
+        return one_line(error)
+    expected, stored, variable = shapes.groups()
+    layers = "1 layer" if count[1] == "1" else f"{count[1]} layers"
+    return (
+        f"the weights of {layers} do not fit, e.g. {variable} has shape "
+        f"{expected}, the file holds {stored}"
+    )
 
 
 def _brief(config: dict[str, Any]) -> str:

@@ -349,7 +349,8 @@ COMMAND_LINES: dict[str, tuple[Callable[[Path], list[str]], int, str]] = {
     "config not an object": (
         lambda tmp: [_HIDES, "--input", "1,3", "--config", "[1, 2]"],
         1,
-        "error: --config [1, 2]: neither a JSON object nor a file",
+        # Doubled braces: the expected line goes through str.format.
+        """error: --config [1, 2]: a JSON list, not an object of arguments (e.g. '{{"units": 4}}')""",
     ),
     "inputs do not fit": (
         lambda tmp: [_PAIR, "--input", "1,3"],

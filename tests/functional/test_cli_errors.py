@@ -178,20 +178,15 @@ def test_the_first_wrong_option_is_named_first(tmp_path: Path) -> None:
     args = ["model", f"{_SEED}:MyModel", "--weights", "nope.weights.h5"]
     code, output = _invoke([*args, "-o", "out.snapshot"], tmp_path)
     assert output.strip() == "error: nope.weights.h5: no such weights file"
-    # Everything fine but the output: refused before the model's code runs
-    # (its constructor would raise).
+    # The output is checked before anything is imported: a taken output is
+    # named even beside an unknown target, and before the model's code runs.
     existing = tmp_path / "taken.snapshot"
     existing.write_bytes(b"keep me")
-    args = [
-        "model",
-        "faulty.raising:RaisesInInit",
-        "--input",
-        "1,3",
-        "-o",
-        str(existing),
-    ]
-    code, output = _invoke(args, tmp_path)
-    assert output.strip().startswith(f"error: {existing}: already exists")
+    for target in ("no_such_pkg:Net", "faulty.raising:RaisesInInit"):
+        args = ["model", target, "--input", "1,3", "-o", str(existing)]
+        code, output = _invoke(args, tmp_path)
+        assert output.strip().startswith(f"error: {existing}: already exists")
+        assert existing.read_bytes() == b"keep me"
 
 
 def test_an_exception_in_the_model_code_names_the_users_line(tmp_path: Path) -> None:

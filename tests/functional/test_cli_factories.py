@@ -133,4 +133,63 @@ def test_a_factory_needs_no_config_when_its_arguments_have_defaults(
         # The graph is written from the model; the factory itself is not needed.
         assert "used as a layer of another" not in result.output
     else:
-        assert (tmp_path / "out.snapshot").is_file()
+        shown = CliRunner().invoke(cli, ["inspect", "out.snapshot"])
+        assert "  class          keras.Model (from its graph)" in shown.output
+
+
+def test_what_a_factory_prints_stays_out_of_the_generated_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """keras.io's factories call model.summary(): `snapshot source` must still
+    print only the module, as valid Python."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "talkative.py").write_text(
+        "import keras\n\n\n"
+        "def build_model(width=4):\n"
+        "    print('building')\n"
+        "    inputs = keras.Input((3,))\n"
+        "    model = keras.Model(inputs, keras.layers.Dense(width)(inputs), name='tiny')\n"
+        "    model.summary()\n"
+        "    return model\n"
+    )
+    result = CliRunner().invoke(
+        cli, ["source", "talkative.py:build_model"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    compile(result.stdout, "generated.py", "exec")
+    assert "building" in result.stderr and "building" not in result.stdout
+    result = CliRunner().invoke(
+        cli,
+        ["model", "talkative.py:build_model", "--no-verify", "-o", "out.snapshot"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "wrote out.snapshot\n"
+
+
+def test_weights_of_another_width_are_named_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    wider = factories.make_sequential(features=9)
+    wider.save_weights(tmp_path / "wider.weights.h5")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "model",
+            f"{_FACTORIES}:make_sequential",
+            "--weights",
+            "wider.weights.h5",
+            "-o",
+            "out.snapshot",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1
+    # Keras' warnings and the variable's values stay out of it.
+    assert result.output.splitlines() == [
+        "error: wider.weights.h5: cannot load into Sequential: the weights of 1 "
+        "layer do not fit, e.g. tiny_sequential/hidden/kernel has shape (5, 6), "
+        "the file holds (9, 6)"
+    ]
+    assert not (tmp_path / "out.snapshot").exists()
