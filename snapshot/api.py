@@ -65,7 +65,7 @@ from snapshot.capture.record import recorded_call
 from snapshot.capture.state import ModelState, capture_state, specs_to_json
 from snapshot.capture.training import optimizer_class_name, optimizer_iterations
 from snapshot.capture.versions import current_versions
-from snapshot.capture.weights import weights_file_bytes
+from snapshot.capture.weights import save_weights, weights_file_bytes
 from snapshot.config import SnapshotConfig
 from snapshot.emit.format import format_source
 from snapshot.emit.render import module_file_name, render_module
@@ -124,7 +124,7 @@ def save(
         write_prepared(
             prepared,
             Path(path),
-            weights=weights if weights is not None else model.save_weights,
+            weights=weights if weights is not None else partial(save_weights, model),
             probe_outputs=prepared.probe,
             training=training_record(model, prepared.state),
             verify=verify,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import keras
@@ -22,6 +22,7 @@ from snapshot import keras_compat
 from snapshot.analysis.modules import user_frame
 from snapshot.capture import values
 from snapshot.capture.assets import AssetLayer, find_asset_layers
+from snapshot.capture.random_state import random_state_variables
 from snapshot.capture.record import recorded_call
 from snapshot.capture.training import TrainingState, capture_training
 from snapshot.errors import ModelStateError, describe_failure
@@ -112,12 +113,22 @@ class ModelState:
     assets: tuple[AssetLayer, ...] = ()
     #: How the model was compiled; None when it never was.
     training: TrainingState | None = None
+    #: Whether the model has random generators (dropout's) whose state the
+    #: weights file stores beside the weights, for the module to restore.
+    random_state: bool = False
 
 
 def capture_state(
     model: keras.Model, *, inputs: Any = None, config: Mapping[str, Any] | None = None
 ) -> ModelState:
     """Record ``model``'s constructor arguments and input structure, and check them."""
+    state = _capture_state(model, inputs=inputs, config=config)
+    return replace(state, random_state=bool(random_state_variables(model)))
+
+
+def _capture_state(
+    model: keras.Model, *, inputs: Any, config: Mapping[str, Any] | None
+) -> ModelState:
     if has_call(model):
         input_specs = _input_specs(model, inputs)
         if not model.built:

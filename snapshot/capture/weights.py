@@ -21,6 +21,11 @@ import keras
 import numpy as np
 
 from snapshot import keras_compat
+from snapshot.capture.random_state import (
+    RANDOM_STATE_PATH,
+    random_state_operations,
+    random_state_variables,
+)
 
 #: Weights larger than this are written by ``model.save_weights`` to a file and
 #: streamed into the archive, rather than held in memory twice (host copies and
@@ -96,7 +101,10 @@ class WeightsCapture:
             operations = keras_compat.weights_operations(model)
             if operations is None:
                 return None
-            plan = tuple(keras_compat.optimizer_arrays_as_variables(model, operations))
+            plan = tuple(
+                keras_compat.optimizer_arrays_as_variables(model, operations)
+                + random_state_operations(model)
+            )
             # Reusable only when every stored value is a variable: a layer that
             # stores something it computes must be asked again each time.
             reusable = all(
@@ -131,14 +139,31 @@ def weights_file_bytes(model: keras.Model) -> memoryview | None:
     if operations is None:
         with tempfile.TemporaryDirectory(prefix="snapshot-weights-") as folder:
             path = Path(folder) / "model.weights.h5"
-            model.save_weights(path)
+            save_weights(model, path)
             return memoryview(path.read_bytes())
     # Written as Keras writes them: the model's variables one host copy at a
     # time (the optimizer's are copied by its own save_own_variables, during
     # the walk), not all of them first, as a checkpoint written later needs.
     buffer = io.BytesIO()
-    keras_compat.write_weights_operations(operations, buffer)
+    keras_compat.write_weights_operations(
+        operations + random_state_operations(model), buffer
+    )
     return buffer.getbuffer()
+
+
+def save_weights(model: keras.Model, path: Path) -> None:
+    """``model.save_weights(path)``, with its random generators' states added."""
+    model.save_weights(path)
+    variables = random_state_variables(model)
+    if variables:
+        import h5py
+
+        with h5py.File(path, "a") as weights:
+            group = weights.create_group(RANDOM_STATE_PATH)
+            for index, variable in enumerate(variables):
+                group.create_dataset(
+                    str(index), data=keras.ops.convert_to_numpy(variable.value)
+                )
 
 
 def estimated_weights_bytes(model: keras.Model) -> int:

@@ -14,6 +14,7 @@ from snapshot.analysis.provenance import Provenance
 from snapshot.analysis.rewrite import Fragment, RewrittenSource
 from snapshot.capture import values
 from snapshot.capture.graph import graph_class_name
+from snapshot.capture.random_state import RANDOM_STATE_GROUP, RANDOM_STATE_PATH
 from snapshot.capture.state import (
     CallSpecs,
     InputStructure,
@@ -78,6 +79,9 @@ def render_module(
         # Layers take the global policy when they are made; float32 is Keras' default.
         dtype_policy=None if state.dtype_policy == "float32" else state.dtype_policy,
         build_call=build_call(state),
+        random_state=state.random_state,
+        random_state_group=RANDOM_STATE_GROUP,
+        random_state_path=RANDOM_STATE_PATH,
     )
     return RenderedSource(text)
 

@@ -18,6 +18,7 @@ from snapshot.archive.loader import build_from_opened
 from snapshot.archive.manifest import PROBE_NAME
 from snapshot.archive.reader import read_archive
 from snapshot.capture import probe
+from snapshot.capture.random_state import RANDOM_STATE_GROUP
 from snapshot.capture.state import specs_from_json
 from snapshot.capture.versions import current_versions
 from snapshot.errors import SnapshotError, describe_failure
@@ -76,8 +77,11 @@ def count_loaded_variables(model: Any, weights_path: Path) -> tuple[int, int, in
     stored: Counter[tuple[tuple[int, ...], str, str]] = Counter()
 
     def visit(name: str, item: Any) -> None:
-        # The optimizer's state, saved with a compiled model, is not the model's.
-        if isinstance(item, h5py.Dataset) and not name.startswith("optimizer/"):
+        # The optimizer's state, saved with a compiled model, is not the model's;
+        # nor are its random generators' states.
+        if isinstance(item, h5py.Dataset) and not name.startswith(
+            ("optimizer/", f"{RANDOM_STATE_GROUP}/")
+        ):
             stored[_fingerprint(item[()])] += 1
 
     with h5py.File(weights_path, "r") as weights:

@@ -18,7 +18,7 @@ import pytest
 
 import snapshot
 from conftest import SCRIPTS, TESTS, run_isolated, run_python
-from fitted import Regressor, ScaledSquaredError, WithinTolerance
+from fitted import NoisyRegressor, Regressor, ScaledSquaredError, WithinTolerance
 from snapshot.archive.manifest import CheckpointRecord
 from snapshot.archive.reader import read_archive
 from snapshot.checkpoint.background import BackgroundWriter
@@ -34,9 +34,9 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
     return x, np.sin(x.sum(axis=1, keepdims=True)).astype("float32")
 
 
-def _compiled(scale: float = 2.0) -> keras.Model:
+def _compiled(scale: float = 2.0, *, noisy: bool = False) -> keras.Model:
     keras.utils.set_random_seed(2)
-    model = Regressor(8)
+    model = NoisyRegressor(8) if noisy else Regressor(8)
     model.compile(
         optimizer=keras.optimizers.Adam(0.01),
         loss=ScaledSquaredError(scale),
@@ -114,7 +114,8 @@ def test_resuming_from_a_checkpoint_matches_continuing(
         tmp_path / "ckpt-{epoch}.snapshot", background=background
     )
     x, y = _data()
-    model = _compiled()
+    # Dropout and noise: their generators' state is captured with the weights.
+    model = _compiled(noisy=True)
     model.fit(
         x,
         y,

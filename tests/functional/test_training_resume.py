@@ -16,7 +16,13 @@ import pytest
 
 import snapshot
 from conftest import run_isolated
-from fitted import Regressor, ScaledSquaredError, WarmupThenDecay, WithinTolerance
+from fitted import (
+    NoisyRegressor,
+    Regressor,
+    ScaledSquaredError,
+    WarmupThenDecay,
+    WithinTolerance,
+)
 
 BATCH_SIZE = 16
 
@@ -76,13 +82,23 @@ print(json.dumps(found))
 """
 
 
+def _noisy() -> keras.Model:
+    """Dropout and noise: their generators' state is not among Keras' weights."""
+    keras.utils.set_random_seed(12)
+    model = NoisyRegressor(8)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=ScaledSquaredError(2.0))
+    x, y = _data()
+    model.fit(x, y, epochs=1, batch_size=BATCH_SIZE, shuffle=False, verbose=0)
+    return model
+
+
 def test_resuming_in_isolation_matches_continuing_in_process(tmp_path: Path) -> None:
     x, y = _data()
     np.savez(tmp_path / "data.npz", x=x, y=y)
     jobs: dict[str, Any] = {"data": str(tmp_path / "data.npz")}
     expected = {}
-    for name in OPTIMIZERS:
-        model = _trained(name)
+    for name in [*OPTIMIZERS, "noisy"]:
+        model = _noisy() if name == "noisy" else _trained(name)
         archive = snapshot.save(model, tmp_path / f"{name}.snapshot", verify=False)
         jobs[name] = str(archive)
         step = int(model.optimizer.iterations.numpy())

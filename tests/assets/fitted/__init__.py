@@ -2,10 +2,11 @@
 
 from fitted.losses import ScaledSquaredError, huberish
 from fitted.metrics import WithinTolerance
-from fitted.model import Regressor
+from fitted.model import NoisyRegressor, Regressor
 from fitted.schedules import WarmupThenDecay
 
 __all__ = [
+    "NoisyRegressor",
     "Regressor",
     "ScaledSquaredError",
     "WarmupThenDecay",
