@@ -10,8 +10,9 @@ arguments are checked by rebuilding the model and comparing its variables.
 
 from __future__ import annotations
 
+import difflib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -460,28 +461,43 @@ def _constructor_args(
     return _from_attributes(model, signature), (), "attributes"
 
 
-def check_config_names(cls: type, config: Mapping[str, Any]) -> None:
-    """Raise ModelStateError when ``config`` names unknown or lacks required arguments."""
-    signature = inspect.signature(cls.__init__)  # type: ignore[misc]
-    parameters = _named_parameters(signature)
+def check_config_names(maker: Callable[..., Any], config: Mapping[str, Any]) -> None:
+    """Raise ModelStateError when ``config`` names unknown or lacks required arguments.
+
+    ``maker`` is the model class (its ``__init__`` is checked) or a factory function.
+    """
+    bound = isinstance(maker, type)
+    signature = inspect.signature(maker.__init__ if bound else maker)
+    callee = f"{maker.__name__}.__init__" if bound else f"{maker.__name__}()"
+    parameters = _named_parameters(signature, bound=bound)
     takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     unknown = [name for name in config if name not in parameters]
-    if unknown and not takes_kwargs:
-        raise ModelStateError(
-            f"config names {unknown[0]!r}, which {cls.__name__}.__init__ does not take"
-        )
     missing = [
         name
         for name, parameter in parameters.items()
         if parameter.default is parameter.empty and name not in config
     ]
+    if unknown and not takes_kwargs:
+        raise ModelStateError(
+            f"config names {unknown[0]!r}, which {callee} does not take"
+            + _did_you_mean(unknown[0], [n for n in parameters if n not in config])
+        )
     if missing:
         arguments = _names(missing)
         what = "a required argument" if len(missing) == 1 else "required arguments"
-        raise ModelStateError(
-            f"config lacks {arguments}, {what} of {cls.__name__}.__init__; complete it: "
-            f"config={config_skeleton(signature, config, missing)}"
+        typo = next(
+            (hint for name in unknown if (hint := _did_you_mean(name, missing))), ""
         )
+        raise ModelStateError(
+            f"config lacks {arguments}, {what} of {callee}{typo}; complete it: "
+            f"config={config_skeleton(signature, config, missing, bound=bound)}"
+        )
+
+
+def _did_you_mean(given: str, names: list[str]) -> str:
+    """`` (did you mean 'units' for 'unit'?)``, for a close match; else ``""``."""
+    close = difflib.get_close_matches(given, names, n=1)
+    return f" (did you mean {close[0]!r} for {given!r}?)" if close else ""
 
 
 def config_skeleton(
@@ -490,15 +506,17 @@ def config_skeleton(
     missing: list[str],
     *,
     defaults: bool = False,
+    bound: bool = True,
 ) -> str:
     """``{'units': 4, 'width': ...}``: known arguments as code, ``...`` for missing ones.
 
     Arguments come in the constructor's order; with ``defaults``, the others
     follow with their default values, to check. Known arguments the
-    constructor does not name (taken by ``**kwargs``) come last.
+    constructor does not name (taken by ``**kwargs``) come last. ``bound``:
+    the signature's first parameter is ``self``.
     """
     parts = []
-    for name, parameter in _named_parameters(signature).items():
+    for name, parameter in _named_parameters(signature, bound=bound).items():
         if name in missing:
             parts.append(f"{name!r}: ...")
         elif name in known:
@@ -527,8 +545,10 @@ def _names(names: list[str]) -> str:
     return ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def _named_parameters(signature: inspect.Signature) -> dict[str, inspect.Parameter]:
-    parameters = list(signature.parameters.values())[1:]  # drop self
+def _named_parameters(
+    signature: inspect.Signature, *, bound: bool = True
+) -> dict[str, inspect.Parameter]:
+    parameters = list(signature.parameters.values())[1 if bound else 0 :]
     return {
         p.name: p
         for p in parameters

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 import warnings
@@ -72,10 +71,7 @@ def read_target_options(
     maker = import_target(target)
     config = parse_config(config_text)
     factory = not isinstance(maker, type)
-    if isinstance(maker, type):
-        check_config_names(maker, config)
-    else:
-        _check_factory_arguments(maker, config)
+    check_config_names(maker, config)
     weights_path = None if weights is None else check_weights_file(Path(weights))
     inputs = parse_inputs(input_specs, inputs_file, required=not factory)
     return TargetOptions(target, maker, config, weights_path, inputs)
@@ -111,17 +107,6 @@ def build_target_model(options: TargetOptions) -> keras.Model:
     if options.weights is not None:
         _load_weights(model, options.weights)
     return model
-
-
-def _check_factory_arguments(
-    factory: Callable[..., Any], config: dict[str, Any]
-) -> None:
-    try:
-        inspect.signature(factory).bind(**config)
-    except TypeError as error:
-        raise ModelStateError(
-            f"config does not fit {factory.__name__}(): {error}"
-        ) from None
 
 
 def check_weights_file(path: Path) -> Path:

@@ -311,7 +311,8 @@ def _bad_factories(tmp: Path) -> str:
     path.write_text(
         "import keras\n\n\n"
         "def make_nothing():\n    return 3\n\n\n"
-        "def make_unbuilt():\n    return keras.Sequential([keras.layers.Dense(2)])\n"
+        "def make_unbuilt():\n    return keras.Sequential([keras.layers.Dense(2)])\n\n\n"
+        "def make_named(width, **kwargs):\n    return keras.Sequential([keras.layers.Dense(width)])\n"
     )
     return str(path)
 
@@ -322,8 +323,7 @@ COMMAND_LINES: dict[str, tuple[Callable[[Path], list[str]], int, str]] = {
     "factory arguments do not fit": (
         lambda tmp: [f"{_FACTORIES}:make_sequential", "--config", '{"units": 3}'],
         1,
-        "error: config does not fit make_sequential(): got an unexpected keyword "
-        "argument 'units'",
+        "error: config names 'units', which make_sequential() does not take",
     ),
     "factory returns no model": (
         lambda tmp: [f"{_bad_factories(tmp)}:make_nothing"],
@@ -340,6 +340,19 @@ COMMAND_LINES: dict[str, tuple[Callable[[Path], list[str]], int, str]] = {
         lambda tmp: [_HIDES, "--input", "1,3"],
         1,
         "error: config lacks 'width', a required argument of HidesUnits.__init__",
+    ),
+    "config misspells an argument": (
+        lambda tmp: [_HIDES, "--input", "1,3", "--config", '{"widht": 3}'],
+        1,
+        "error: config names 'widht', which HidesUnits.__init__ does not take "
+        "(did you mean 'width' for 'widht'?)",
+    ),
+    "config misspells a required argument taken by **kwargs": (
+        lambda tmp: [f"{_bad_factories(tmp)}:make_named", "--config", '{"widht": 3}'],
+        1,
+        "error: config lacks 'width', a required argument of make_named() "
+        "(did you mean 'width' for 'widht'?); complete it: "
+        "config={{'width': ..., 'widht': 3}}",
     ),
     "config file missing": (
         lambda tmp: [_HIDES, "--input", "1,3", "--config", "missing.json"],
