@@ -199,16 +199,15 @@ def model_command(
     def run() -> None:
         from snapshot import api
         from snapshot.archive.writer import check_destination
-        from snapshot.cli.inputs import build_target_model, read_target_options
+        from snapshot.cli.inputs import target_model
 
         layout = "dir" if as_dir else "zip"
         # Before the model's code is imported (and TensorFlow with it).
         check_destination(Path(output), layout=layout, overwrite=force)
         with _user_output_to_stderr():
-            options = read_target_options(
+            options, model = target_model(
                 target, config_text, input_specs, inputs_file, weights
             )
-            model = build_target_model(options)
             path = api.save(
                 model,
                 output,
@@ -241,13 +240,12 @@ def source_command(
 ) -> None:
     def run() -> None:
         from snapshot import api
-        from snapshot.cli.inputs import build_target_model, read_target_options
+        from snapshot.cli.inputs import target_model
 
         with _user_output_to_stderr():
-            options = read_target_options(
+            options, model = target_model(
                 target, config_text, input_specs, inputs_file, None
             )
-            model = build_target_model(options)
             text = api.module_source(
                 model,
                 inputs=options.inputs,

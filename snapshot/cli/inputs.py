@@ -77,6 +77,20 @@ def read_target_options(
     return TargetOptions(target, maker, config, weights_path, inputs)
 
 
+def target_model(
+    target: str,
+    config_text: str | None,
+    input_specs: tuple[str, ...],
+    inputs_file: str | None,
+    weights: str | None,
+) -> tuple[TargetOptions, keras.Model]:
+    """The checked options and the model they make, built and with its weights."""
+    options = read_target_options(
+        target, config_text, input_specs, inputs_file, weights
+    )
+    return options, build_target_model(options)
+
+
 def build_target_model(options: TargetOptions) -> keras.Model:
     """Call the class or factory with the config, build the model on the inputs, load the weights."""
     maker, config = options.maker, options.config
