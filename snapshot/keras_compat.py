@@ -259,7 +259,7 @@ def attribute_skipsets_cached() -> Iterator[None]:
         return
     tracker = global_state.GLOBAL_STATE_TRACKER
     lent = []
-    for kind, skipset in _SKIPSETS.items():
+    for kind, skipset in tuple(_SKIPSETS.items()):
         if getattr(tracker, f"saving_attr_skiplist_{kind}", None) is None:
             setattr(tracker, f"saving_attr_skiplist_{kind}", skipset)
             lent.append(kind)

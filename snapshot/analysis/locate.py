@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import sys
@@ -61,8 +62,13 @@ def import_target(target: str) -> type[keras.Model] | Callable[..., Any]:
             f"Python with snapshot.save({name}, path), or name its class "
             f"({type(found).__name__}) and give --config"
         )
-    if inspect.isfunction(found):
-        return found
+    # A plain function, one wrapped by functools.wraps (lru_cache, a
+    # decorator), or a functools.partial of one.
+    if inspect.isfunction(inspect.unwrap(found)) or isinstance(
+        found, functools.partial
+    ):
+        factory: Callable[..., Any] = found
+        return factory
     if not (isinstance(found, type) and issubclass(found, keras.Model)):
         raise NotAModelError(
             f"{target}: {name} is neither a subclass of keras.Model nor a function"

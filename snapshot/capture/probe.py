@@ -237,8 +237,8 @@ def _generated(spec: TensorSpec, seed: int) -> np.ndarray:
 def _fixed_seed_states(model: keras.Model) -> Iterator[None]:
     """Set every seed generator the model's layers own to a fixed state; restore after.
 
-    The states count the random draws made so far and are not among the
-    weights, so they differ between the trained model and its rebuilt copy.
+    The states count the random draws made so far: a check must not depend
+    on how many a model has made (a snapshot stores them, Keras' weights do not).
     """
     generators = keras_compat.seed_generators(model)
     saved = [keras.ops.convert_to_numpy(g.state.value) for g in generators]

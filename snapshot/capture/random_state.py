@@ -16,14 +16,21 @@ from typing import Any
 #: Group of the weights file holding the generators' states, in
 #: ``model.variables`` order, as datasets ``0``, ``1``, ... of
 #: :data:`RANDOM_STATE_PATH` (Keras' store adds ``/vars``, as for a layer).
-RANDOM_STATE_GROUP = "random_state"
+# Not a Python identifier: Keras' walk names groups after attributes, so no
+# attribute of a model can give a group of this name.
+RANDOM_STATE_GROUP = "snapshot:random_state"
 RANDOM_STATE_PATH = f"{RANDOM_STATE_GROUP}/vars"
 
 
 def random_state_variables(model: Any) -> list[Any]:
-    """The variables of ``model.variables`` that are not weights: its generators' states."""
+    """The variables of ``model.variables`` that are not weights: its generators' states.
+
+    Each once, in first-listed order (``Layer.variables`` lists a generator
+    shared with a sub-layer twice).
+    """
     weights = {id(variable) for variable in model.weights}
-    return [variable for variable in model.variables if id(variable) not in weights]
+    found = {id(v): v for v in model.variables if id(v) not in weights}
+    return list(found.values())
 
 
 def random_state_operations(model: Any) -> list[tuple[str, Any, Any]]:

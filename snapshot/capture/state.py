@@ -468,7 +468,7 @@ def check_config_names(maker: Callable[..., Any], config: Mapping[str, Any]) -> 
     """
     bound = isinstance(maker, type)
     signature = inspect.signature(maker.__init__ if bound else maker)
-    callee = f"{maker.__name__}.__init__" if bound else f"{maker.__name__}()"
+    callee = f"{maker.__name__}.__init__" if bound else f"{callable_name(maker)}()"
     parameters = _named_parameters(signature, bound=bound)
     takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     unknown = [name for name in config if name not in parameters]
@@ -485,13 +485,20 @@ def check_config_names(maker: Callable[..., Any], config: Mapping[str, Any]) -> 
     if missing:
         arguments = _names(missing)
         what = "a required argument" if len(missing) == 1 else "required arguments"
-        typo = next(
-            (hint for name in unknown if (hint := _did_you_mean(name, missing))), ""
-        )
+        typos = {name: _did_you_mean(name, missing) for name in unknown}
+        hint = next((hint for hint in typos.values() if hint), "")
+        # The skeleton leaves out what the hint calls a typo.
+        kept = {k: v for k, v in config.items() if not typos.get(k)}
         raise ModelStateError(
-            f"config lacks {arguments}, {what} of {callee}{typo}; complete it: "
-            f"config={config_skeleton(signature, config, missing, bound=bound)}"
+            f"config lacks {arguments}, {what} of {callee}{hint}; complete it: "
+            f"config={config_skeleton(signature, kept, missing, bound=bound)}"
         )
+
+
+def callable_name(function: Callable[..., Any]) -> str:
+    """A function's name; a ``functools.partial``'s is its function's."""
+    inner = getattr(function, "func", function)
+    return str(getattr(inner, "__name__", type(function).__name__))
 
 
 def _did_you_mean(given: str, names: list[str]) -> str:

@@ -202,7 +202,7 @@ def model_command(
         from snapshot.cli.inputs import target_model
 
         layout = "dir" if as_dir else "zip"
-        # Before the model's code is imported (and TensorFlow with it).
+        # Before the model's code is imported and run.
         check_destination(Path(output), layout=layout, overwrite=force)
         with _user_output_to_stderr():
             options, model = target_model(

@@ -132,6 +132,16 @@ def check_weights_file(path: Path) -> Path:
     return path
 
 
+_JSON_KINDS = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
+
+
 def parse_config(text: str | None) -> dict[str, Any]:
     """``--config``: a JSON object, inline or in a file."""
     if text is None:
@@ -141,7 +151,7 @@ def parse_config(text: str | None) -> dict[str, Any]:
         path = Path(text)
         if not path.is_file():
             try:
-                kind = type(json.loads(text)).__name__
+                kind = _JSON_KINDS.get(type(json.loads(text)), "value")
             except json.JSONDecodeError:
                 raise ModelStateError(
                     f"--config {text}: neither a JSON object nor a file"

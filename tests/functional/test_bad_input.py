@@ -351,8 +351,7 @@ COMMAND_LINES: dict[str, tuple[Callable[[Path], list[str]], int, str]] = {
         lambda tmp: [f"{_bad_factories(tmp)}:make_named", "--config", '{"widht": 3}'],
         1,
         "error: config lacks 'width', a required argument of make_named() "
-        "(did you mean 'width' for 'widht'?); complete it: "
-        "config={{'width': ..., 'widht': 3}}",
+        "(did you mean 'width' for 'widht'?); complete it: config={{'width': ...}}",
     ),
     "config file missing": (
         lambda tmp: [_HIDES, "--input", "1,3", "--config", "missing.json"],
@@ -363,7 +362,7 @@ COMMAND_LINES: dict[str, tuple[Callable[[Path], list[str]], int, str]] = {
         lambda tmp: [_HIDES, "--input", "1,3", "--config", "[1, 2]"],
         1,
         # Doubled braces: the expected line goes through str.format.
-        """error: --config [1, 2]: a JSON list, not an object of arguments (e.g. '{{"units": 4}}')""",
+        """error: --config [1, 2]: a JSON array, not an object of arguments (e.g. '{{"units": 4}}')""",
     ),
     "inputs do not fit": (
         lambda tmp: [_PAIR, "--input", "1,3"],

@@ -178,8 +178,8 @@ def test_the_first_wrong_option_is_named_first(tmp_path: Path) -> None:
     args = ["model", f"{_SEED}:MyModel", "--weights", "nope.weights.h5"]
     code, output = _invoke([*args, "-o", "out.snapshot"], tmp_path)
     assert output.strip() == "error: nope.weights.h5: no such weights file"
-    # The output is checked before anything is imported: a taken output is
-    # named even beside an unknown target, and before the model's code runs.
+    # The output is checked before the model's code is imported: a taken
+    # output is named even beside an unknown target.
     existing = tmp_path / "taken.snapshot"
     existing.write_bytes(b"keep me")
     for target in ("no_such_pkg:Net", "faulty.raising:RaisesInInit"):

@@ -130,8 +130,9 @@ def test_a_factory_needs_no_config_when_its_arguments_have_defaults(
     assert result.exit_code == 0, result.output
     if command == "source":
         assert "def build_model():" in result.output
-        # The graph is written from the model; the factory itself is not needed.
-        assert "used as a layer of another" not in result.output
+        # The graph is written from the model; the factory itself, with its
+        # argument, is not copied.
+        assert "def make_stacked(units" not in result.output
     else:
         shown = CliRunner().invoke(cli, ["inspect", "out.snapshot"])
         assert "  class          keras.Model (from its graph)" in shown.output
@@ -193,3 +194,33 @@ def test_weights_of_another_width_are_named_in_one_line(
         "the file holds (9, 6)"
     ]
     assert not (tmp_path / "out.snapshot").exists()
+
+
+def test_decorated_and_partial_factories_are_factories(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "wrapped.py").write_text(
+        "import functools\n\nimport keras\n\n\n"
+        "def plain(width):\n"
+        "    inputs = keras.Input((2,))\n"
+        "    return keras.Model(inputs, keras.layers.Dense(width)(inputs))\n\n\n"
+        "cached = functools.lru_cache(plain)\n"
+        "narrow = functools.partial(plain, width=1)\n"
+    )
+    for target, config, units in [
+        ("cached", '{"width": 3}', 3),
+        ("narrow", "{}", 1),
+    ]:
+        result = CliRunner().invoke(
+            cli, ["source", f"wrapped.py:{target}", "--config", config]
+        )
+        assert result.exit_code == 0, result.output
+        assert f"units={units}" in result.stdout
+    result = CliRunner().invoke(
+        cli, ["source", "wrapped.py:narrow", "--config", '{"widht": 2}']
+    )
+    assert result.output.strip() == (
+        "error: config names 'widht', which plain() does not take "
+        "(did you mean 'width' for 'widht'?)"
+    )

@@ -168,3 +168,33 @@ def test_a_loss_made_before_import_snapshot_needs_get_config(tmp_path: Path) -> 
         "snapshot before creating it, or give its class a get_config()"
     )
     assert not (tmp_path / "m.snapshot").exists()
+
+
+def test_a_weights_file_keras_wrote_loads_into_a_module_with_generators(
+    tmp_path: Path,
+) -> None:
+    """``load_model(path)`` of a file ``save_weights`` wrote, which holds no
+    generator states: the weights load, the generators start afresh."""
+    model = _noisy()
+    archive = snapshot.save(
+        model, tmp_path / "noisy", verify=False, layout="dir", overwrite=True
+    )
+    model.save_weights(tmp_path / "plain.weights.h5")
+    x, _ = _data()
+    np.save(tmp_path / "x.npy", x)
+    expected = np.asarray(model(x, training=False))
+    module = json.loads((archive / "snapshot.json").read_text())["module"][:-3]
+    found = run_isolated(
+        f"""
+        import json, sys
+        import numpy as np
+        sys.path.insert(0, {str(archive)!r})
+        import {module} as generated
+        model = generated.load_model({str(tmp_path / "plain.weights.h5")!r})
+        got = np.asarray(model(np.load({str(tmp_path / "x.npy")!r}), training=False))
+        print(json.dumps({{"outputs": got.tolist()}}))
+        """,
+        blocked=("fitted",),
+        workdir=tmp_path / "empty",
+    )
+    np.testing.assert_array_equal(np.asarray(found["outputs"], "float32"), expected)
