@@ -539,9 +539,12 @@ def test_each_spare_holds_only_its_own_pipes(tmp_path: Path) -> None:
 
     assert _eventually(spares)
     first, second = (pipes(pid) for pid in spares())
-    assert first and second  # each its request and answer pipes
+    shared = pipes(helper.pid)
+    # Each holds its own request and answer pipes to the helper, and none of
+    # the other's. (A spare still warming up may hold a pipe of its own
+    # besides, which the helper does not: only shared pipes are compared.)
+    assert first & shared and second & shared
     assert not first & second
-    assert first | second <= pipes(helper.pid)
 
 
 _MALFORMED_SETTINGS = {
